@@ -1,0 +1,167 @@
+"""The queue database: one SQLite file under the plugin's data folder, shared by every process.
+
+Hooks, the drain and the tasks each open their own connection (WAL, busy timeout), and every state
+change is one transaction, so a process killed at any instruction leaves a consistent file. A damaged
+file is moved aside (never deleted) and a fresh one is started, so work continues.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from typing import Iterator
+
+DB_FILE = "plexsync.db"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    scene_id     INTEGER PRIMARY KEY,
+    recorded_at  REAL NOT NULL,     -- when the newest update was recorded
+    updated_at   REAL,              -- the scene's update time the hook saw (or the recording time)
+    reason       TEXT NOT NULL,     -- 'hook', 'performer', 'sync-recent', 'sync-all', ...
+    force        INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS lease (
+    name         TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    expires_at   REAL NOT NULL,
+    acquired_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS drain_request (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    requested_at REAL NOT NULL,
+    job_id       TEXT
+);
+CREATE TABLE IF NOT EXISTS sync_state (
+    scene_id         INTEGER PRIMARY KEY,
+    synced_at        REAL NOT NULL,
+    stash_updated_at TEXT,
+    rating_key       INTEGER,
+    section_id       INTEGER,
+    content_hash     TEXT,
+    poster_hash      TEXT
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    scene_id   INTEGER PRIMARY KEY,
+    error      TEXT NOT NULL,
+    attempts   INTEGER NOT NULL,
+    failed_at  REAL NOT NULL,
+    job        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    scene_id     INTEGER PRIMARY KEY,
+    line         TEXT NOT NULL,
+    recorded_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The queue database cannot be opened or written (read-only folder, full disk...)."""
+
+
+def default_data_dir(plugin_dir: str | None) -> str:
+    """`{PluginDir}/data`: it survives plugin updates, which replace only the files Stash installed."""
+    base = plugin_dir or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(base, "data")
+
+
+def db_path(data_dir: str) -> str:
+    return os.path.join(data_dir, DB_FILE)
+
+
+def _open(path: str) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN ourselves, so each state change is exactly one transaction.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot switch to WAL journal (got {mode})")
+        with transaction(conn):
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    # NORMAL keeps commits across a killed process (the failure Stash's Stop causes); FULL would add an
+    # fsync to every hook for protection against power loss only.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _move_aside(path: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = f"{path}.damaged-{stamp}"
+    n = 1
+    while os.path.exists(target):
+        n += 1
+        target = f"{path}.damaged-{stamp}-{n}"
+    os.replace(path, target)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            with contextlib.suppress(OSError):
+                os.replace(path + suffix, target + suffix)
+    return target
+
+
+def connect(data_dir: str, on_recover=None) -> sqlite3.Connection:
+    """Open (creating when needed) the queue database in `data_dir`.
+
+    `on_recover(message)` is called with one line when a damaged file had to be moved aside.
+    Raises DatabaseUnavailable with a clear message when the folder or file cannot be used.
+    """
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot create the data folder {data_dir}: {exc.strerror or exc}") from None
+    path = db_path(data_dir)
+    try:
+        conn = _open(path)
+        conn.execute("SELECT count(*) FROM pending").fetchone()
+        return conn
+    except sqlite3.DatabaseError as exc:
+        message = str(exc).lower()
+        if any(s in message for s in ("readonly", "read-only", "unable to open", "disk i/o", "locked")):
+            raise DatabaseUnavailable(f"the queue database {path} cannot be used: {exc}") from None
+        try:
+            moved = _move_aside(path)
+        except OSError as move_exc:
+            raise DatabaseUnavailable(f"the queue database {path} is damaged ({exc}) and could not be moved "
+                                      f"aside: {move_exc.strerror or move_exc}") from None
+        if on_recover is not None:
+            on_recover(f"the queue database was damaged ({exc}); moved it to {moved} and started a fresh one")
+        try:
+            return _open(path)
+        except sqlite3.DatabaseError as exc2:
+            raise DatabaseUnavailable(f"cannot create a fresh queue database at {path}: {exc2}") from None
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """One atomic state change. IMMEDIATE takes the write lock up front, so two writers never deadlock."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def get_state(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_state(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (key, value))

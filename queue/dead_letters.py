@@ -1,0 +1,58 @@
+"""Dead letters: jobs that failed for good (no Plex match after every retry), kept with the reason."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from queue.database import transaction
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    scene_id: int
+    error: str
+    attempts: int
+    failed_at: float
+    job: dict[str, Any]
+
+
+def add(conn: sqlite3.Connection, scene_id: int, error: str, attempts: int, job: dict[str, Any],
+        now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    conn.execute(
+        "INSERT INTO dead_letters(scene_id, error, attempts, failed_at, job) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(scene_id) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, "
+        "failed_at = excluded.failed_at, job = excluded.job",
+        (int(scene_id), error[:2000], int(attempts), now, json.dumps(job)))
+
+
+def all_letters(conn: sqlite3.Connection) -> list[DeadLetter]:
+    rows = conn.execute("SELECT scene_id, error, attempts, failed_at, job FROM dead_letters ORDER BY failed_at")
+    return [DeadLetter(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+
+
+def requeue_all(conn: sqlite3.Connection, now: float | None = None) -> int:
+    """Move every dead letter back to the pending set (task "Retry dead letters")."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        ids = [r[0] for r in conn.execute("SELECT scene_id FROM dead_letters")]
+        for scene_id in ids:
+            conn.execute("INSERT INTO pending(scene_id, recorded_at, updated_at, reason, force) "
+                         "VALUES (?, ?, ?, 'retry-dead-letter', 1) ON CONFLICT(scene_id) DO UPDATE SET "
+                         "recorded_at = excluded.recorded_at, force = 1", (scene_id, now, now))
+        conn.execute("DELETE FROM dead_letters")
+    return len(ids)
+
+
+def purge_older_than(conn: sqlite3.Connection, seconds: float, now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    with transaction(conn):
+        cur = conn.execute("DELETE FROM dead_letters WHERE failed_at < ?", (now - seconds,))
+    return cur.rowcount

@@ -1,0 +1,56 @@
+"""The drain lease: at most one process drains the job queue at a time.
+
+persist-queue is thread-safe, not process-safe, so only the lease holder opens it. The holder renews
+the lease with a heartbeat; a killed drain stops renewing and its lease simply expires.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+import uuid
+
+from queue.database import transaction
+
+DRAIN = "drain"
+DEFAULT_TTL = 30.0
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def acquire(conn: sqlite3.Connection, owner: str, ttl: float = DEFAULT_TTL, name: str = DRAIN,
+            now: float | None = None) -> bool:
+    now = time.time() if now is None else now
+    with transaction(conn):
+        row = conn.execute("SELECT owner, expires_at FROM lease WHERE name = ?", (name,)).fetchone()
+        if row is not None and row["owner"] != owner and row["expires_at"] > now:
+            return False
+        conn.execute(
+            "INSERT INTO lease(name, owner, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, "
+            "acquired_at = excluded.acquired_at",
+            (name, owner, now + ttl, now))
+    return True
+
+
+def renew(conn: sqlite3.Connection, owner: str, ttl: float = DEFAULT_TTL, name: str = DRAIN,
+          now: float | None = None) -> bool:
+    """Extend our lease; False when another process took it over (ours had expired)."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        cur = conn.execute("UPDATE lease SET expires_at = ? WHERE name = ? AND owner = ?", (now + ttl, name, owner))
+    return cur.rowcount == 1
+
+
+def release(conn: sqlite3.Connection, owner: str, name: str = DRAIN) -> None:
+    with transaction(conn):
+        conn.execute("DELETE FROM lease WHERE name = ? AND owner = ?", (name, owner))
+
+
+def live_holder(conn: sqlite3.Connection, name: str = DRAIN, now: float | None = None) -> str | None:
+    now = time.time() if now is None else now
+    row = conn.execute("SELECT owner FROM lease WHERE name = ? AND expires_at > ?", (name, now)).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,242 @@
+"""PlexSync settings: every key, its type, default and the text Stash shows for it.
+
+Stash stores plugin settings without defaults (unset keys are absent), so the defaults live here.
+`PlexSync.yml` must declare exactly these keys; a test keeps the two in step.
+Bad values never stop the plugin: each becomes one clear problem line naming the setting, and the
+default is used. Only a missing Plex URL or token stops syncing.
+"""
+from __future__ import annotations
+
+import math
+import urllib.parse
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# Stash's settings page labels these "Settings -> Plugins -> PlexSync".
+WHERE_TO_SET = "Stash Settings -> Plugins -> PlexSync"
+
+
+@dataclass(frozen=True)
+class Spec:
+    type: str  # BOOLEAN | NUMBER | STRING, as Stash's manifest spells them
+    default: Any
+    display_name: str
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    secret: bool = False
+
+
+SPECS: dict[str, Spec] = {
+    "plex_url": Spec("STRING", "", "Plex server URL",
+                     "Address of Plex Media Server as seen from the Stash machine or container, "
+                     "e.g. http://192.168.1.10:32400 (not localhost if Stash runs in Docker)."),
+    "plex_token": Spec("STRING", "", "Plex token",
+                       "Your X-Plex-Token (Plex Web: any item -> Get Info -> View XML, the token is at the "
+                       "end of the address). Never shown in logs.", secret=True),
+    "plex_libraries": Spec("STRING", "", "Plex libraries",
+                           "Comma-separated Plex library names to sync into. Empty: every movie library."),
+    "path_map": Spec("STRING", "", "Path map (Stash => Plex)",
+                     "Rewrites file path prefixes when Stash and Plex see the files under different paths, "
+                     "e.g. /data/=>/media/; several pairs separated by ';'."),
+    "enabled": Spec("BOOLEAN", True, "Sync enabled",
+                    "Master switch. Off: scene saves are not recorded and nothing is sent to Plex."),
+    "strict_matching": Spec("BOOLEAN", True, "Strict matching",
+                            "On: scenes with an uncertain (LOW confidence) Plex match are not synced but logged "
+                            "for review. Off: the best candidate is synced and the choice is logged."),
+    "preserve_plex_edits": Spec("BOOLEAN", False, "Preserve Plex edits",
+                                "On: only fill fields that are empty in Plex. Off: Stash always wins."),
+    "sync_title": Spec("BOOLEAN", True, "Sync title", "Scene title (or file name when empty) -> Plex title."),
+    "sync_details": Spec("BOOLEAN", True, "Sync details", "Scene details -> Plex summary."),
+    "sync_date": Spec("BOOLEAN", True, "Sync date", "Scene date -> Plex release date and year."),
+    "sync_studio": Spec("BOOLEAN", True, "Sync studio", "Studio name -> Plex studio."),
+    "sync_code": Spec("BOOLEAN", True, "Sync studio code", "Scene code -> Plex tagline."),
+    "sync_director": Spec("BOOLEAN", True, "Sync director", "Scene director -> Plex directors."),
+    "sync_performers": Spec("BOOLEAN", True, "Sync performers", "Performers -> Plex actors (exact list)."),
+    "sync_tags": Spec("BOOLEAN", True, "Sync tags", "Tags -> Plex genres (exact list)."),
+    "sync_rating": Spec("BOOLEAN", True, "Sync rating", "Rating (0-100) -> Plex user rating (0-10)."),
+    "sync_cover": Spec("BOOLEAN", True, "Sync cover", "Scene cover -> Plex poster, uploaded only when it changed."),
+    "collections_from_studio": Spec("BOOLEAN", False, "Studio as collection",
+                                    "Also put each item in a Plex collection named after its studio."),
+    "collections_from_groups": Spec("BOOLEAN", False, "Groups as collections",
+                                    "Also put each item in Plex collections named after its Stash groups."),
+    "max_retries": Spec("NUMBER", 5, "Retries",
+                        "How many times a failing scene is retried before it waits (Plex outage) or becomes a "
+                        "dead letter (no Plex match). 0-50.", minimum=0, maximum=50),
+    "drain_slice_seconds": Spec("NUMBER", 120, "Work slice (seconds)",
+                                "How long one Process queue run works before it yields Stash's job queue to "
+                                "other tasks and queues itself again. 10-3600.", minimum=10, maximum=3600),
+    "connect_timeout": Spec("NUMBER", 5, "Connect timeout (seconds)",
+                            "How long to wait for a connection to Plex or Stash. 1-120.", minimum=1, maximum=120),
+    "read_timeout": Spec("NUMBER", 30, "Read timeout (seconds)",
+                         "How long to wait for Plex or Stash to answer. 1-600.", minimum=1, maximum=600),
+    "dry_run": Spec("BOOLEAN", False, "Dry run", "Log what would change in Plex and write nothing."),
+    "debug_logging": Spec("BOOLEAN", False, "Debug logging",
+                          "Log one debug line per step (set Stash's log level to Debug to see them)."),
+    "verify_stash_tls": Spec("BOOLEAN", False, "Verify Stash certificate",
+                             "Check Stash's HTTPS certificate when it serves TLS (off by default: self-signed "
+                             "certificates are common and PlexSync only talks to the Stash that started it)."),
+}
+
+FIELD_TOGGLES = ("sync_title", "sync_details", "sync_date", "sync_studio", "sync_code", "sync_director",
+                 "sync_performers", "sync_tags", "sync_rating", "sync_cover")
+
+
+@dataclass(frozen=True)
+class Settings:
+    plex_url: str = ""
+    plex_token: str = field(default="", repr=False)
+    plex_libraries: tuple[str, ...] = ()
+    path_map: tuple[tuple[str, str], ...] = ()
+    enabled: bool = True
+    strict_matching: bool = True
+    preserve_plex_edits: bool = False
+    sync_title: bool = True
+    sync_details: bool = True
+    sync_date: bool = True
+    sync_studio: bool = True
+    sync_code: bool = True
+    sync_director: bool = True
+    sync_performers: bool = True
+    sync_tags: bool = True
+    sync_rating: bool = True
+    sync_cover: bool = True
+    collections_from_studio: bool = False
+    collections_from_groups: bool = False
+    max_retries: int = 5
+    drain_slice_seconds: float = 120.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    dry_run: bool = False
+    debug_logging: bool = False
+    verify_stash_tls: bool = False
+
+    def field_enabled(self, name: str) -> bool:
+        """`name` is a toggle key such as "sync_tags" or its short form "tags"."""
+        key = name if name.startswith("sync_") else f"sync_{name}"
+        return bool(getattr(self, key, False))
+
+    @property
+    def plex_configured(self) -> bool:
+        return bool(self.plex_url and self.plex_token)
+
+    def missing_plex_message(self) -> str | None:
+        missing = [label for label, value in (("Plex server URL", self.plex_url), ("Plex token", self.plex_token))
+                   if not value]
+        if not missing:
+            return None
+        return f"{' and '.join(missing)} not set: set them in {WHERE_TO_SET}; scenes stay queued until then"
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    problems: list[str]
+
+
+def _show(key: str, value: Any) -> str:
+    if SPECS[key].secret:
+        return "(hidden)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
+
+
+def _as_bool(key: str, value: Any, problems: list[str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    problems.append(f"setting {key} = {_show(key, value)} is not true/false; using {SPECS[key].default}")
+    return SPECS[key].default
+
+
+def _as_number(key: str, value: Any, problems: list[str]) -> float:
+    spec = SPECS[key]
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or math.isnan(number) or math.isinf(number):
+        problems.append(f"setting {key} = {_show(key, value)} is not a number; using {spec.default}")
+        return float(spec.default)
+    if spec.minimum is not None and number < spec.minimum or spec.maximum is not None and number > spec.maximum:
+        problems.append(f"setting {key} = {_show(key, value)} is outside {spec.minimum:g}-{spec.maximum:g}; "
+                        f"using {spec.default}")
+        return float(spec.default)
+    return number
+
+
+def _as_string(key: str, value: Any, problems: list[str]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"setting {key} = {_show(key, value)} is not text; ignoring it")
+        return ""
+    return value.strip()
+
+
+def parse_plex_url(value: str, problems: list[str]) -> str:
+    if not value:
+        return ""
+    url = value.rstrip("/")
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        problems.append(f"setting plex_url = {_show('plex_url', value)} must start with http:// or https:// "
+                        f"and name a host, e.g. http://192.168.1.10:32400")
+        return ""
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        problems.append(f"setting plex_url = {_show('plex_url', value)} has an invalid port")
+        return ""
+    return url
+
+
+def parse_path_map(value: str, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    """`stash_prefix=>plex_prefix; ...`; a malformed pair is reported and skipped, the rest kept."""
+    pairs: list[tuple[str, str]] = []
+    for chunk in value.replace("\n", ";").split(";"):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        stash_prefix, sep, plex_prefix = chunk.partition("=>")
+        if not sep or not stash_prefix.strip() or not plex_prefix.strip():
+            problems.append(f"setting path_map: {chunk[:80]!r} is not 'stash_prefix=>plex_prefix'; skipped")
+            continue
+        pairs.append((stash_prefix.strip(), plex_prefix.strip()))
+    return tuple(pairs)
+
+
+def load_settings(raw: Any) -> LoadedSettings:
+    """Turn Stash's stored settings map (possibly absent or odd) into Settings plus problem lines."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    source = raw if isinstance(raw, dict) else {}
+    if raw is not None and not isinstance(raw, dict):
+        problems.append("PlexSync settings are not a map; using defaults")
+    for key, spec in SPECS.items():
+        if key not in source or source[key] is None:
+            continue
+        value = source[key]
+        if spec.type == "BOOLEAN":
+            values[key] = _as_bool(key, value, problems)
+        elif spec.type == "NUMBER":
+            number = _as_number(key, value, problems)
+            values[key] = int(number) if isinstance(spec.default, int) else number
+        else:
+            values[key] = _as_string(key, value, problems)
+
+    if "plex_url" in values:
+        values["plex_url"] = parse_plex_url(values["plex_url"], problems)
+    if "plex_libraries" in values:
+        values["plex_libraries"] = tuple(p.strip() for p in values["plex_libraries"].split(",") if p.strip())
+    if "path_map" in values:
+        values["path_map"] = parse_path_map(values["path_map"], problems)
+    known = {f.name for f in fields(Settings)}
+    return LoadedSettings(Settings(**{k: v for k, v in values.items() if k in known}), problems)
