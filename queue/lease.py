@@ -54,3 +54,16 @@ def live_holder(conn: sqlite3.Connection, name: str = DRAIN, now: float | None =
     now = time.time() if now is None else now
     row = conn.execute("SELECT owner FROM lease WHERE name = ? AND expires_at > ?", (name, now)).fetchone()
     return row[0] if row else None
+
+
+def release_if_nothing_pending(conn: sqlite3.Connection, owner: str, name: str = DRAIN) -> bool:
+    """Release the lease only if no scene is pending, in one transaction with the check.
+
+    A hook records its scene first and looks at the lease after: either we see its row here (and keep
+    draining), or it sees no lease and asks Stash for a new drain. No update can fall between the two.
+    """
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is not None:
+            return False
+        conn.execute("DELETE FROM lease WHERE name = ? AND owner = ?", (name, owner))
+    return True

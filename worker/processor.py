@@ -1,0 +1,315 @@
+"""SyncWorker: the daemon thread that takes jobs off the queue and makes Plex match Stash.
+
+One job = one scene: read its current state from Stash, skip it when nothing changed since the last
+sync (no Plex request), match it to a Plex item, write the differing fields in one locked edit, upload
+the cover when it changed, record the sync state. Failures follow DESIGN.md's "Errors" table.
+The drain's main thread supervises the worker (lease, progress, time slice); see worker/drain.py.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import heapq
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hooks.handlers import unmark_scene_pending
+from plex.client import ErrorKind, classify_error, safe_error_text
+from plex.matcher import Confidence
+from plex.review import format_review_line
+from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_poster
+from queue import dead_letters, reviews
+from queue.database import connect, transaction
+from queue.operations import get_record, save_sync_timestamp
+from stash import log
+from validation.config import Settings
+from validation.metadata import content_hash, desired_plex_fields
+from worker import retry
+from worker.circuit import CircuitBreaker
+from worker.jobs import JobQueue, QueuedJob
+from worker.plex_session import PlexSession, PlexSetupError
+from worker.stash_reader import bytes_hash, fetch_cover, read_scene
+
+
+class Outcome(enum.Enum):
+    SYNCED = "synced"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"          # scene deleted, or dry run
+    LOW = "low confidence"
+    RETRYING = "retrying"
+    DEAD = "dead-lettered"
+
+
+class StopDrain(Exception):
+    """A condition that ends the whole drain (bad token, Plex down); the job stays queued."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(order=True)
+class _Deferred:
+    not_before: float
+    job: QueuedJob = field(compare=False)
+
+
+class SyncWorker(threading.Thread):
+    def __init__(self, queue: JobQueue, dlq: Any, config: Settings, data_dir: str | None = None,
+                 max_retries: int = 5, *, stash: Any = None, manual: bool = False,
+                 plex_factory: Callable[[Settings, Any], PlexSession] = PlexSession.open) -> None:
+        super().__init__(name="PlexSync-SyncWorker", daemon=True)
+        if data_dir is None:
+            raise ValueError("SyncWorker needs the data folder of the queue database")
+        self.queue = queue
+        self.dlq = dlq
+        self.settings = config
+        self.data_dir = data_dir
+        self.max_retries = max_retries
+        self.stash = stash
+        self.manual = manual
+        self.started_at = time.time()
+        self._plex_factory = plex_factory
+        self._plex: PlexSession | None = None
+        self._conn = None
+        self._breaker: CircuitBreaker | None = None
+        self._deferred: list[_Deferred] = []
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self.counts: dict[Outcome, int] = {o: 0 for o in Outcome}
+        self.current_scene_id: int | None = None
+        self.idle = threading.Event()
+        self.stopped_for: StopDrain | None = None
+        self.crashed: BaseException | None = None
+
+    # ----- thread control (called from the drain's main thread) -----
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    @property
+    def processed(self) -> int:
+        return sum(self.counts.values())
+
+    def deferred_count(self) -> int:
+        with self._lock:
+            return len(self._deferred)
+
+    def next_retry_at(self) -> float | None:
+        with self._lock:
+            return self._deferred[0].not_before if self._deferred else None
+
+    def run(self) -> None:
+        self._conn = connect(self.data_dir)
+        self._breaker = CircuitBreaker.load(self._conn)
+        try:
+            while not self._stop_event.is_set():
+                job = self._next_due_job()
+                if job is None:
+                    self.idle.set()
+                    self._stop_event.wait(0.1)
+                    continue
+                self.idle.clear()
+                self._run_one(job)
+        except StopDrain as exc:
+            self.stopped_for = exc
+        except BaseException as exc:  # noqa: BLE001 - reported by the drain as one line
+            self.crashed = exc
+        finally:
+            self.idle.set()
+
+    def release_deferred(self) -> int:
+        """Give jobs still waiting for their retry time back to the queue (called after the thread ends)."""
+        with self._lock:
+            deferred, self._deferred = self._deferred, []
+        for item in deferred:
+            self.queue.nack(item.job)
+        return len(deferred)
+
+    # ----- picking jobs -----
+    def _is_due(self, job: QueuedJob, now: float) -> bool:
+        not_before = float(job.data.get("not_before") or 0)
+        if not_before <= now:
+            return True
+        # A user's own press of "Process queue" makes every job queued before it due at once.
+        return self.manual and float(job.data.get("requeued_at") or 0) < self.started_at
+
+    def _next_due_job(self) -> QueuedJob | None:
+        now = time.time()
+        with self._lock:
+            if self._deferred and self._deferred[0].not_before <= now:
+                return heapq.heappop(self._deferred).job
+        while True:
+            job = self.queue.get_nowait()
+            if job is None:
+                return None
+            if self._is_due(job, now):
+                return job
+            with self._lock:
+                heapq.heappush(self._deferred, _Deferred(float(job.data.get("not_before") or 0), job))
+
+    def make_no_match_jobs_due(self) -> None:
+        """The path index was rebuilt: jobs waiting because their file was not in Plex may match now."""
+        with self._lock:
+            for item in self._deferred:
+                if item.job.data.get("kind") == "no-match":
+                    item.not_before = 0.0
+            heapq.heapify(self._deferred)
+
+    # ----- one job -----
+    def _run_one(self, job: QueuedJob) -> None:
+        scene_id = job.scene_id
+        self.current_scene_id = scene_id
+        try:
+            outcome = self._process_job(job)
+        except StopDrain:
+            self.queue.nack(job)  # not the job's fault: it stays first in line for the next drain
+            raise
+        finally:
+            self.current_scene_id = None
+        self.counts[outcome] += 1
+        if outcome is not Outcome.RETRYING:
+            unmark_scene_pending(scene_id)
+
+    def _process_job(self, job: QueuedJob) -> Outcome:
+        scene_id = job.scene_id
+        try:
+            scene = read_scene(self.stash, scene_id)
+            cover = None
+            if scene is not None and self.settings.sync_cover:
+                cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))
+        except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception for GraphQL errors
+            return self._retry(job, "stash", f"Stash: {log.redact(str(exc))[:300]}", retry.STASH, dead_after=None)
+        if scene is None:
+            log.debug(f"scene {scene_id} no longer exists in Stash; dropped")
+            self.queue.ack(job)
+            return Outcome.SKIPPED
+        try:
+            return self._sync_scene(job, scene, cover)
+        except PlexSetupError as exc:
+            raise StopDrain("settings", str(exc)) from None
+        except StopDrain:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            return self._plex_failure(job, exc)
+
+    def _plex_failure(self, job: QueuedJob, exc: Exception) -> Outcome:
+        kind = classify_error(exc)
+        text = safe_error_text(exc, self.settings.plex_token)
+        if kind is ErrorKind.AUTH:
+            raise StopDrain("auth", "Plex rejected the token (401 Unauthorized): check the Plex token in "
+                                    "Stash Settings -> Plugins -> PlexSync; queued scenes are kept")
+        if kind is ErrorKind.OUTAGE:
+            assert self._breaker is not None
+            opened = self._breaker.record_failure(text)
+            outcome = self._retry(job, "outage", f"Plex unreachable: {text}", retry.OUTAGE, dead_after=None)
+            if opened or self._breaker.is_open:
+                raise StopDrain("plex-down", f"Plex is not answering ({text}); circuit breaker "
+                                             f"{self._breaker.describe()}; queued scenes are kept")
+            return outcome
+        if kind is ErrorKind.NOT_FOUND:
+            # The item vanished since the index was built: rebuild and treat like "not in Plex yet".
+            if self._plex is not None:
+                self._plex.index.rebuild_if_stale_on_miss()
+            return self._retry(job, "no-match", f"Plex item not found: {text}", retry.NO_MATCH,
+                               dead_after=self.max_retries)
+        if kind is None:
+            raise exc  # a bug, not a Plex answer: let the drain report it
+        return self._retry(job, "plex-error", f"Plex error: {text}", retry.NO_MATCH, dead_after=self.max_retries)
+
+    def _retry(self, job: QueuedJob, kind: str, error: str, backoff: retry.Backoff,
+               dead_after: int | None) -> Outcome:
+        attempt = int(job.data.get("attempt") or 0) + 1
+        if dead_after is not None and attempt > dead_after:
+            with transaction(self._conn):
+                dead_letters.add(self._conn, job.scene_id, error, attempt - 1, job.data)
+            self.queue.ack(job)
+            log.error(f"scene {job.scene_id}: giving up after {attempt - 1} attempts: {error}; "
+                      f"use the 'Retry dead letters' task once fixed")
+            return Outcome.DEAD
+        delay = backoff.delay(min(attempt, 12))
+        data = dict(job.data, attempt=attempt, not_before=time.time() + delay, requeued_at=time.time(),
+                    kind=kind, last_error=error[:500])
+        self.queue.requeue(job, data)
+        log.warning(f"scene {job.scene_id}: {error}; retry {attempt} in {delay:.0f} s")
+        return Outcome.RETRYING
+
+    def _plex_session(self) -> PlexSession:
+        if self._plex is None:
+            assert self._breaker is not None
+            self._plex = self._plex_factory(self.settings, self._conn)
+            self._breaker.record_success()
+        return self._plex
+
+    def _sync_scene(self, job: QueuedJob, scene: dict[str, Any], cover: bytes | None) -> Outcome:
+        scene_id = job.scene_id
+        settings = self.settings
+        desired = desired_plex_fields(scene, settings)
+        poster_hash = bytes_hash(cover) if settings.sync_cover else None
+        files = [f.get("path") for f in scene.get("files") or [] if isinstance(f, dict)]
+        state_hash = _state_hash(content_hash(desired), poster_hash, files, scene.get("urls") or [])
+        record = get_record(self._conn, scene_id)
+        force = bool(job.data.get("force"))
+        if not force and record is not None and record.rating_key and record.content_hash == state_hash:
+            self._finish(job, scene, record.rating_key, record.section_id, state_hash, poster_hash)
+            log.debug(f"scene {scene_id}: unchanged since the last sync; no Plex request")
+            return Outcome.UNCHANGED
+
+        session = self._plex_session()
+        result = session.matcher.match_scene(scene, record.rating_key if record else None)
+        if result.rebuilt:
+            self.make_no_match_jobs_due()
+        if result.confidence is Confidence.NONE:
+            return self._retry(job, "no-match", f"no Plex item has the file {result.stash_path or '(no file)'} "
+                               f"({result.reason or 'not in the path index'})", retry.NO_MATCH,
+                               dead_after=self.max_retries)
+        chosen = result.item
+        if result.confidence is Confidence.LOW:
+            line = format_review_line(scene_id, result.stash_path, result.candidates, chosen,
+                                      settings.strict_matching)
+            log.warning(line)
+            if settings.strict_matching or chosen is None:
+                with transaction(self._conn):
+                    reviews.record(self._conn, scene_id, line)
+                self.queue.ack(job)
+                return Outcome.LOW
+
+        item = fetch_item(session.plex, result.rating_key)
+        poster_changed = bool(settings.sync_cover and cover and (
+            record is None or record.poster_hash != poster_hash or record.rating_key != result.rating_key or force))
+        plan = plan_edit(item, desired, settings, poster_changed=poster_changed)
+        if settings.dry_run:
+            log.info(f"dry run: scene {scene_id} -> Plex {result.rating_key}: {describe_plan(plan)}"
+                     f"{'; poster would be uploaded' if poster_changed else ''}")
+            self.queue.ack(job)
+            return Outcome.SKIPPED
+        apply_edit(item, plan)
+        if poster_changed:
+            upload_poster(item, cover)
+        self._breaker.record_success()
+        section_id = plan.section_id or (chosen.section_id if chosen else None)
+        self._finish(job, scene, result.rating_key, section_id, state_hash,
+                     poster_hash if cover else (record.poster_hash if record else None))
+        log.info(f"scene {scene_id} synced to Plex item {result.rating_key}: {describe_plan(plan)}"
+                 f"{'; poster uploaded' if poster_changed else ''}")
+        return Outcome.SYNCED
+
+    def _finish(self, job: QueuedJob, scene: dict[str, Any], rating_key: int, section_id: int | None,
+                state_hash: str, poster_hash: str | None) -> None:
+        """Record the sync (the plan's save_sync_timestamp), then ack. A kill in between only repeats an
+        idempotent edit on the next drain; it never loses the job."""
+        save_sync_timestamp(self.data_dir, job.scene_id, time.time(), conn=self._conn,
+                            stash_updated_at=scene.get("updated_at"), rating_key=rating_key,
+                            section_id=section_id, content_hash=state_hash, poster_hash=poster_hash)
+        with transaction(self._conn):
+            reviews.resolve(self._conn, job.scene_id)
+        self.queue.ack(job)
+
+
+def _state_hash(fields_hash: str, poster_hash: str | None, files: list[Any], urls: list[Any]) -> str:
+    """What decides "unchanged": the Plex fields, the cover, and what the match depends on."""
+    payload = json.dumps([fields_hash, poster_hash, sorted(map(str, files)), sorted(map(str, urls))])
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+

@@ -1,0 +1,96 @@
+"""Reading scenes from Stash in the worker, with stashapi (every call bounded by a timeout).
+
+stashapi's requests session has no timeout of its own; a stalled Stash would block the drain forever,
+so the session this subclass receives gets default timeouts before stashapi makes its first call.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from stashapi.stashapp import StashInterface
+
+from stash.protocol import Invocation
+
+# One query per job, only the fields PlexSync maps (DESIGN.md "What is written to Plex").
+SCENE_FRAGMENT = """
+id title code details director urls date rating100 organized updated_at
+studio { id name parent_studio { id name } }
+performers { id name }
+tags { id name }
+groups { scene_index group { id name } }
+files { path basename }
+paths { screenshot }
+"""
+
+
+class TimedStashInterface(StashInterface):
+    """StashInterface whose HTTP session applies (connect, read) timeouts to every request."""
+
+    def __init__(self, conn: dict[str, Any], *, timeouts: tuple[float, float], verify_ssl: bool) -> None:
+        self._timeouts = timeouts
+        super().__init__(conn, verify_ssl=verify_ssl)
+
+    @property
+    def s(self):  # noqa: D401 - stashapi's attribute name
+        return self.__dict__["_session"]
+
+    @s.setter
+    def s(self, session) -> None:
+        original = session.request
+        timeouts = self._timeouts
+
+        def request(method, url, **kwargs):
+            kwargs.setdefault("timeout", timeouts)
+            return original(method, url, **kwargs)
+
+        session.request = request
+        self.__dict__["_session"] = session
+
+
+class _QuietLogger:
+    """stashapi logs through its own stderr writer; route what it says through ours (one line, redacted)."""
+
+    def __getattr__(self, level: str):
+        from stash import log  # noqa: PLC0415
+
+        def emit(message: Any = "") -> None:
+            target = getattr(log, level if level in ("trace", "debug", "info", "warning", "error") else "debug")
+            target(f"stashapi: {message}")
+        return emit
+
+
+def connect_stash(invocation: Invocation, connect_timeout: float, read_timeout: float,
+                  verify_tls: bool = False) -> TimedStashInterface:
+    connection = invocation.connection
+    host = connection.base_url.split("://", 1)[1].rsplit(":", 1)[0]
+    conn: dict[str, Any] = {"Scheme": connection.scheme, "Host": host, "Port": connection.port,
+                            "Logger": _QuietLogger()}
+    if connection.session_cookie:
+        conn["SessionCookie"] = {"Name": "session", "Value": connection.session_cookie}
+    return TimedStashInterface(conn, timeouts=(connect_timeout, read_timeout), verify_ssl=verify_tls)
+
+
+def read_scene(stash: StashInterface, scene_id: int) -> dict[str, Any] | None:
+    """The scene as Stash holds it now (never the hook's snapshot); None when it was deleted."""
+    scene = stash.find_scene(scene_id, fragment=SCENE_FRAGMENT)
+    return scene if isinstance(scene, dict) and scene.get("id") is not None else None
+
+
+def fetch_cover(stash: StashInterface, scene: dict[str, Any], timeout: tuple[float, float]) -> bytes | None:
+    """The scene's cover bytes (Plex cannot reach Stash's URLs, so we upload the bytes)."""
+    url = (scene.get("paths") or {}).get("screenshot")
+    if not url:
+        return None
+    # Stash builds the URL from the request's Host header; fetch it from the address we use.
+    path = url.split("://", 1)[-1].split("/", 1)[-1]
+    base = stash.url.rsplit("/graphql", 1)[0]
+    response = stash.s.get(f"{base}/{path}", timeout=timeout)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.content or None
+
+
+def bytes_hash(data: bytes | None) -> str | None:
+    return hashlib.sha1(data).hexdigest() if data else None
