@@ -1,0 +1,166 @@
+"""Write desired values to one Plex item (DESIGN.md "What is written to Plex").
+
+Per changed scene: 1 GET /library/metadata/{rk} (fetch_item), 1 PUT with every changed field
+locked (apply_edit), +1 POST when the cover changed (upload_poster). The PUT params are built
+here, not through plexapi's add/remove helpers: those resend the item's *cached* tag list, which
+is how truncated listings and stale caches lose or resurrect tags (reference/plex-api.md §4-5).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from validation.metadata import PlexFields, SCALAR_FIELDS, TAG_FIELDS
+
+# Plex tag edit name -> plexapi attribute on a Movie.
+TAG_ATTR = {"director": "directors", "actor": "roles", "genre": "genres", "collection": "collections"}
+# Fields whose lock state we do not chase on their own: Plex may not report a lock for a per-user value.
+_NO_LOCK_ONLY = {"userRating"}
+
+
+@dataclass
+class EditPlan:
+    rating_key: int
+    section_id: int | None
+    params: dict[str, str | int] = field(default_factory=dict)
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)   # field -> (current, desired)
+    lock_only: list[str] = field(default_factory=list)                   # equal values we only lock
+    title: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.params
+
+
+def fetch_item(plex: Any, rating_key: int) -> Any:
+    """The item as Plex holds it now, for exactly one request. Auto-reload is turned off: the
+    metadata endpoint already returns every tag and lock, and plexapi would otherwise send a
+    second GET the first time an empty attribute (no summary, no labels) is read."""
+    item = plex.fetchItem(int(rating_key))
+    item._autoReload = False
+    return item
+
+
+def _current_scalar(item: Any, name: str) -> Any:
+    if name == "originallyAvailableAt":
+        value = getattr(item, "originallyAvailableAt", None)
+        return value.strftime("%Y-%m-%d") if isinstance(value, (_dt.date, _dt.datetime)) else ""
+    if name == "year":
+        value = getattr(item, "year", None)
+        return int(value) if isinstance(value, (int, float)) and value == value else None
+    if name == "userRating":
+        value = getattr(item, "userRating", None)
+        return round(float(value), 1) if isinstance(value, (int, float)) and value == value else None
+    value = getattr(item, name, None)
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def current_tags(item: Any, tag: str) -> list[str]:
+    return [t.tag for t in (getattr(item, TAG_ATTR[tag], None) or []) if getattr(t, "tag", None)]
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == ()
+
+
+def _locked(item: Any, name: str) -> bool:
+    try:
+        return bool(item.isLocked(name))
+    except Exception:  # noqa: BLE001 - an item without <Field> elements simply has no locks
+        return False
+
+
+def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: bool = False) -> EditPlan:
+    """Params for one batched PUT: only differing fields (each locked); with preserve_plex_edits only
+    fields empty in Plex. Equal-but-unlocked managed fields get a lock in the same request, and the
+    poster lock rides along when a new cover is about to be uploaded."""
+    preserve = bool(getattr(settings, "preserve_plex_edits", False))
+    plan = EditPlan(int(item.ratingKey), getattr(item, "librarySectionID", None), title=item.title or "")
+    p = plan.params
+
+    for name in SCALAR_FIELDS:
+        if name not in desired:
+            continue
+        want = desired.get(name)
+        have = _current_scalar(item, name)
+        if name == "userRating" and want is not None:
+            want = round(float(want), 1)
+        want_cmp = "" if want is None else want
+        have_cmp = "" if have is None else have
+        if want_cmp != have_cmp:
+            if preserve and not _is_empty(have):
+                continue
+            p[f"{name}.value"] = "" if want is None else want
+            p[f"{name}.locked"] = 1
+            plan.changes[name] = (have, want)
+        elif not preserve and name not in _NO_LOCK_ONLY and not _locked(item, name):
+            p[f"{name}.locked"] = 1
+            plan.lock_only.append(name)
+
+    for tag in TAG_FIELDS:
+        if tag not in desired:
+            continue
+        want_list = list(desired.get(tag) or ())
+        have_list = current_tags(item, tag)
+        if sorted(set(want_list)) != sorted(set(have_list)):
+            if preserve and have_list:
+                continue
+            p[f"{tag}.locked"] = 1
+            if want_list:
+                # Indexed tags replace the whole list: exactly Stash's names, removals included.
+                for i, name in enumerate(want_list):
+                    p[f"{tag}[{i}].tag.tag"] = name
+            else:
+                # An empty indexed list cannot be expressed; remove the current names instead.
+                p[f"{tag}[].tag.tag-"] = ",".join(quote(n) for n in have_list)
+            plan.changes[tag] = (have_list, want_list)
+        elif not preserve and not _locked(item, tag):
+            p[f"{tag}.locked"] = 1
+            plan.lock_only.append(tag)
+
+    if poster_changed and not _locked(item, "thumb"):
+        p["thumb.locked"] = 1
+        plan.lock_only.append("thumb")
+    return plan
+
+
+def apply_edit(item: Any, plan: EditPlan) -> int:
+    """Send the plan as ONE PUT /library/sections/{id}/all; returns the number of requests sent (0 or 1)."""
+    if plan.empty:
+        return 0
+    item.edit(**plan.params)  # plexapi adds id and type=1 and sends a single PUT
+    return 1
+
+
+def upload_poster(item: Any, data: bytes) -> int:
+    """One POST /library/metadata/{rk}/posters with the raw image bytes (Plex cannot reach Stash's URLs)."""
+    item.uploadPoster(filepath=bytes(data))
+    return 1
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, list):
+        text = "[" + ", ".join(value) + "]"
+    else:
+        text = repr(value)
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_plan(plan: EditPlan) -> str:
+    """One log line (dry_run / debug): which fields change, from what to what."""
+    if plan.empty:
+        return f"ratingKey {plan.rating_key}: no change"
+    parts = []
+    for name, (have, want) in plan.changes.items():
+        if isinstance(want, list):
+            added = [n for n in want if n not in have]
+            removed = [n for n in have if n not in want]
+            parts.append(f"{name} +{_short(added)} -{_short(removed)}")
+        else:
+            parts.append(f"{name}: {_short(have)} -> {_short(want)}")
+    if plan.lock_only:
+        parts.append("lock " + ",".join(plan.lock_only))
+    return f"ratingKey {plan.rating_key} '{_short(plan.title, 80)[1:-1]}': " + "; ".join(parts)

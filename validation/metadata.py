@@ -1,0 +1,223 @@
+"""Stash scene -> the Plex field values PlexSync wants (DESIGN.md "What is written to Plex").
+
+Pure functions, no I/O: the worker feeds a scene dict as Stash's GraphQL returns it and gets a
+`PlexFields` it can hash (to skip unchanged scenes with zero Plex requests) and hand to plex.writer.
+
+Decisions (documented in the report and here):
+- director: Stash holds one free-text string; it is split on "," and ";" into separate Plex
+  directors (Stash users write "A, B" for two directors; a comma inside one name is rare).
+- length caps: Plex stores title, titleSort, studio, tagline, originalTitle and tag names in
+  columns declared varchar(255) in its library database; those are capped at 255 code points
+  (never splitting a ZWJ/combining sequence's joiner at the end). summary is a TEXT column and
+  is never capped, so 10,000-character details reach Plex whole.
+- empty Stash values clear the Plex field (Stash wins), except the title: with no title and no
+  file there is nothing sensible to write, so the title is left alone.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Union
+
+# Plex edit field names (the `<name>.value` / `<name>[i].tag.tag` keys of a PUT).
+SCALAR_FIELDS = ("title", "titleSort", "summary", "originallyAvailableAt", "year", "studio", "tagline",
+                 "userRating")
+TAG_FIELDS = ("director", "actor", "genre", "collection")
+
+PLEX_VARCHAR_LIMIT = 255
+_CAPPED = {"title", "titleSort", "studio", "tagline"}
+
+FieldValue = Union[str, int, float, None, tuple[str, ...]]
+
+# C0 controls other than \t \n \r, lone surrogates, and U+FFFE/U+FFFF: what XML 1.0 cannot carry.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_DATE = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?\s*$")
+_DIRECTOR_SPLIT = re.compile(r"[,;]")
+_HASH_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PlexFields:
+    """Desired Plex values, keyed by Plex edit field name. A key that is absent is not managed
+    (its toggle is off); '' / None clear a scalar field; a tuple is the exact tag list."""
+    values: Mapping[str, FieldValue] = field(default_factory=dict)
+    # Part of the hash: switching preserve_plex_edits off must make the next sync write again.
+    preserve_plex_edits: bool = False
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values
+
+    def get(self, name: str, default: FieldValue = None) -> FieldValue:
+        return self.values.get(name, default)
+
+    def names(self) -> list[str]:
+        return list(self.values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.values.items()}
+
+
+def sanitize_text(s: str | None) -> str:
+    """Remove only what XML 1.0 cannot carry; keep newlines, tabs, CR, emoji (incl. ZWJ), dashes, quotes."""
+    if not s:
+        return ""
+    if not isinstance(s, str):
+        s = str(s)
+    # A surrogate *pair* left as two code points (e.g. from surrogatepass decoding) is rejoined, not lost.
+    if any("\ud800" <= ch <= "\udfff" for ch in s):
+        s = _SURROGATE_PAIR.sub(
+            lambda m: m.group(0).encode("utf-16-le", "surrogatepass").decode("utf-16-le"), s)
+    return _XML_ILLEGAL.sub("", s)
+
+
+def cap_text(s: str, limit: int = PLEX_VARCHAR_LIMIT) -> str:
+    """Cap at `limit` code points without leaving a dangling joiner or combining mark cut in half."""
+    if len(s) <= limit:
+        return s
+    cut = s[:limit]
+    # Drop trailing joiners/variation selectors/combining marks whose base may have been kept alone.
+    while cut and (cut[-1] in "\u200d\ufe0e\ufe0f" or unicodedata.combining(cut[-1])):
+        cut = cut[:-1]
+    return cut
+
+
+def _clean(s: Any, capped: bool) -> str:
+    text = sanitize_text(s if isinstance(s, str) else ("" if s is None else str(s)))
+    return cap_text(text) if capped else text
+
+
+def _names(items: Any, key: str = "name") -> tuple[str, ...]:
+    """Names from a GraphQL list of objects, sanitised, capped, blank-free, deduplicated in order."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for obj in items or ():
+        name = obj.get(key) if isinstance(obj, dict) else obj
+        text = _clean(name, True).strip()
+        if text and text not in seen:
+            seen.add(text)
+            out.append(text)
+    return tuple(out)
+
+
+def split_directors(director: str | None) -> tuple[str, ...]:
+    return _names(_DIRECTOR_SPLIT.split(director or ""), key="")
+
+
+def parse_stash_date(date: str | None) -> tuple[str, int] | None:
+    """'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' -> ('YYYY-MM-DD' padded with 01, year); None if invalid."""
+    if not date:
+        return None
+    m = _DATE.match(str(date))
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1)
+    try:
+        value = _dt.date(year, month, day)
+    except ValueError:
+        return None
+    return value.strftime("%Y-%m-%d"), year
+
+
+def primary_file_title(scene: Mapping[str, Any]) -> str:
+    """The first file's base name without extension (either separator style)."""
+    for f in scene.get("files") or ():
+        path = f.get("path") if isinstance(f, dict) else f
+        if path:
+            base = str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+            return os.path.splitext(base)[0] or base
+    path = scene.get("path")
+    if path:
+        base = str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        return os.path.splitext(base)[0] or base
+    return ""
+
+
+def _group_names(scene: Mapping[str, Any]) -> tuple[str, ...]:
+    groups: list[Any] = []
+    for entry in scene.get("groups") or scene.get("movies") or ():
+        if isinstance(entry, dict):
+            inner = entry.get("group") or entry.get("movie") or entry
+            groups.append(inner)
+    return _names(groups)
+
+
+def _enabled(settings: Any, name: str) -> bool:
+    fn = getattr(settings, "field_enabled", None)
+    if callable(fn):
+        return bool(fn(name))
+    return bool(getattr(settings, f"sync_{name}", True))
+
+
+def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
+    """Map one Stash scene to the Plex values it should have; only enabled fields are present."""
+    values: dict[str, FieldValue] = {}
+
+    if _enabled(settings, "title"):
+        title = _clean(scene.get("title"), True)
+        if not title.strip():
+            title = _clean(primary_file_title(scene), True)
+        if title.strip():
+            values["title"] = title
+            values["titleSort"] = title
+
+    if _enabled(settings, "details"):
+        values["summary"] = _clean(scene.get("details"), False)
+
+    if _enabled(settings, "date"):
+        raw_date = scene.get("date")
+        parsed = parse_stash_date(raw_date)
+        if parsed is not None:
+            values["originallyAvailableAt"], values["year"] = parsed
+        elif not raw_date:
+            values["originallyAvailableAt"], values["year"] = "", None
+        # an unparseable date leaves Plex's date alone rather than clearing it on garbage input
+
+    studio = scene.get("studio") or {}
+    studio_name = _clean(studio.get("name") if isinstance(studio, dict) else studio, True).strip()
+    if _enabled(settings, "studio"):
+        values["studio"] = studio_name
+
+    if _enabled(settings, "code"):
+        values["tagline"] = _clean(scene.get("code"), True)
+
+    if _enabled(settings, "director"):
+        values["director"] = split_directors(scene.get("director"))
+
+    if _enabled(settings, "performers"):
+        values["actor"] = _names(scene.get("performers"))
+
+    if _enabled(settings, "tags"):
+        values["genre"] = _names(scene.get("tags"))
+
+    from_studio = bool(getattr(settings, "collections_from_studio", False))
+    from_groups = bool(getattr(settings, "collections_from_groups", False))
+    if from_studio or from_groups:
+        names = ((studio_name,) if from_studio and studio_name else ()) + (
+            _group_names(scene) if from_groups else ())
+        values["collection"] = tuple(dict.fromkeys(names))
+
+    if _enabled(settings, "rating"):
+        rating = scene.get("rating100")
+        if rating is None or rating == "":
+            values["userRating"] = None
+        else:
+            try:
+                values["userRating"] = round(min(max(float(rating), 0.0), 100.0) / 10.0, 1)
+            except (TypeError, ValueError):
+                pass  # not a number: leave Plex's rating alone
+
+    return PlexFields(values, bool(getattr(settings, "preserve_plex_edits", False)))
+
+
+def content_hash(fields: PlexFields) -> str:
+    """Stable hash of what would be written; tag lists sorted (order never causes a write)."""
+    body = {k: (sorted(v) if isinstance(v, tuple) else v) for k, v in fields.values.items()}
+    payload = {"v": _HASH_VERSION, "preserve": fields.preserve_plex_edits, "fields": body}
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
