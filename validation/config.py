@@ -63,12 +63,12 @@ SPECS: dict[str, Spec] = {
     "max_retries": Spec("NUMBER", 5, "Retries",
                         "How many times a failing scene is retried before it waits (Plex outage) or becomes a "
                         "dead letter (no Plex match). 0-50.", minimum=0, maximum=50),
-    "drain_slice_seconds": Spec("NUMBER", 120, "Work slice (seconds)",
+    "drain_slice_seconds": Spec("NUMBER", 120.0, "Work slice (seconds)",
                                 "How long one Process queue run works before it yields Stash's job queue to "
                                 "other tasks and queues itself again. 10-3600.", minimum=10, maximum=3600),
-    "connect_timeout": Spec("NUMBER", 5, "Connect timeout (seconds)",
+    "connect_timeout": Spec("NUMBER", 5.0, "Connect timeout (seconds)",
                             "How long to wait for a connection to Plex or Stash. 1-120.", minimum=1, maximum=120),
-    "read_timeout": Spec("NUMBER", 30, "Read timeout (seconds)",
+    "read_timeout": Spec("NUMBER", 30.0, "Read timeout (seconds)",
                          "How long to wait for Plex or Stash to answer. 1-600.", minimum=1, maximum=600),
     "dry_run": Spec("BOOLEAN", False, "Dry run", "Log what would change in Plex and write nothing."),
     "debug_logging": Spec("BOOLEAN", False, "Debug logging",

@@ -80,7 +80,7 @@ class Drain:
         for _pqid, job, _status in queued_scene_rows(self.conn):
             mark_scene_pending(int(job["scene_id"]))
         self.feed()
-        self.initial = self.jobs.ready_count()
+        self.initial = self.jobs.waiting_count()
         self.worker = SyncWorker(self.jobs, self.runtime.dead_letter_queue, self.settings,
                                  data_dir=self.runtime.data_dir, max_retries=self.settings.max_retries,
                                  stash=stash, manual=self.manual)
@@ -104,7 +104,7 @@ class Drain:
             self._progress()
             if not self.worker.is_alive():
                 return self._finish(self._stop_reason())
-            remaining = self.jobs.ready_count() + pending.count(self.conn)
+            remaining = self.jobs.waiting_count() + pending.count(self.conn)
             if now >= slice_end and (remaining or self.worker.deferred_count()):
                 self._stop_worker()
                 self._requeue_self()
@@ -174,7 +174,7 @@ class Drain:
     def _progress(self) -> None:
         assert self.worker is not None and self.jobs is not None
         done = self.worker.processed
-        left = self.jobs.ready_count() + pending.count(self.conn) + (0 if self.worker.idle.is_set() else 1)
+        left = self.jobs.waiting_count() + pending.count(self.conn) + (0 if self.worker.idle.is_set() else 1)
         total = done + left
         log.progress(done / total if total else 1.0)
 

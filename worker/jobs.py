@@ -9,6 +9,7 @@ adds its own in raw mode). Acks are by id.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from queue.database import BUSY_TIMEOUT_MS, DB_FILE
 
 QUEUE_NAME = "jobs"
 TABLE = f"ack_queue_{QUEUE_NAME}"
+UNACK = 2  # persistqueue AckStatus.unack: handed out, not yet acked
 ACKED = 5  # persistqueue AckStatus.acked
 
 
@@ -44,6 +46,8 @@ class JobQueue:
         self._queue = persistqueue.SQLiteAckQueue(
             path=data_dir, name=QUEUE_NAME, db_file_name=DB_FILE, multithreading=True, auto_resume=True,
             serializer=json_serializer, timeout=BUSY_TIMEOUT_MS / 1000)
+        self._counter = sqlite3.connect(os.path.join(data_dir, DB_FILE), timeout=BUSY_TIMEOUT_MS / 1000,
+                                        check_same_thread=False)
 
     def put(self, job: dict[str, Any]) -> None:
         assert "pqid" not in job, "persist-queue owns the pqid key"
@@ -69,13 +73,16 @@ class JobQueue:
         self.put(data)
         self.ack(job)
 
-    def ready_count(self) -> int:
-        return int(self._queue.ready_count())
+    def waiting_count(self) -> int:
+        """Jobs not yet handed out (persist-queue's ready_count() misses fresh rows: they are 'inited')."""
+        row = self._counter.execute(f"SELECT count(*) FROM {TABLE} WHERE status < ?", (UNACK,)).fetchone()
+        return int(row[0])
 
     def prune_acked(self) -> None:
         self._queue.clear_acked_data(max_delete=10_000, keep_latest=0)
 
     def close(self) -> None:
+        self._counter.close()
         close = getattr(self._queue, "close", None)
         if close is not None:
             close()
