@@ -92,6 +92,8 @@ def handle_hook(hook_context: dict[str, Any], invocation: Invocation, client: St
     try:
         loaded = read_settings(client)
         settings = loaded.settings
+        if settings.verify_stash_tls:
+            client = _stash_client(invocation, settings)
     except StashError as exc:
         # Without settings we cannot tell whether sync is on; recording the scene loses nothing.
         log.warning(f"could not read PlexSync settings ({exc}); recording the update anyway")
@@ -105,11 +107,15 @@ def handle_hook(hook_context: dict[str, Any], invocation: Invocation, client: St
         if hook_type in ENTITY_HOOKS:
             from hooks.entities import on_entity_update  # noqa: PLC0415
             recorded = on_entity_update(hook_type, object_id, hook_context, runtime.queue, client, settings)
+            if not recorded:
+                return "0 scene(s) recorded"  # no rename reaching Plex: no drain to request
         else:
             recorded = int(on_scene_update(object_id, hook_context, runtime.queue, data_dir=runtime.data_dir,
                                            sync_timestamps=runtime.sync_timestamps, settings=settings))
         if settings is not None and not settings.enabled:
             return "sync disabled"
+        if not recorded and object_id not in runtime.queue:
+            return "update filtered: nothing to sync"  # no drain needed for an update we skipped
         if settings is not None and not settings.plex_configured:
             log.warning(settings.missing_plex_message())
             return f"{recorded} scene(s) recorded; Plex not configured"
@@ -141,6 +147,14 @@ def handle_task(invocation: Invocation, client: StashClient) -> Any:
         known = ", ".join(sorted(TASKS))
         raise UsageError(f"unknown task mode {str(mode)[:60]!r} (known: {known})")
     loaded = read_settings(client)
+    if loaded.settings.verify_stash_tls:
+        client = _stash_client(invocation, loaded.settings)
+    # Tasks need plexapi/persistqueue/stashapi: find them (py_deps, PythonDepManager) before importing.
+    from worker.deps import MissingDependencies, ensure_runtime_dependencies  # noqa: PLC0415 - stdlib only
+    try:
+        ensure_runtime_dependencies(invocation.connection.plugin_dir)
+    except MissingDependencies as exc:
+        raise UsageError(str(exc)) from None
     module_name, function_name = TASKS[mode]
     import importlib  # noqa: PLC0415
     task: Callable[..., Any] = getattr(importlib.import_module(module_name), function_name)

@@ -78,8 +78,14 @@ def cmd_demo(opts: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    opts = _parser().parse_args(argv)
-    return cmd_up(opts) if opts.command == "up" else cmd_demo(opts)
+    # parse_known_args: the demo's own options (e.g. --dir) go to sandbox.demo, whatever their position.
+    opts, extra = _parser().parse_known_args(argv)
+    if opts.command == "up":
+        if extra:
+            _parser().error(f"unrecognized arguments: {' '.join(extra)}")
+        return cmd_up(opts)
+    opts.args = list(extra) + list(opts.args)
+    return cmd_demo(opts)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Release tooling: `python -m release.build` builds dist/PlexSync.zip and dist/index.yml."""

@@ -1,0 +1,37 @@
+"""The benchmark scripts work at tiny sizes (no timing assertions: figures belong in BENCHMARKS.md)."""
+from __future__ import annotations
+
+from bench import hook_latency, memory
+from bench.common import Stats, write_section
+
+
+def test_hook_latency_runs_every_kind():
+    stats, warmup = hook_latency.measure(runs=2, warmup=1)
+    assert set(stats) == {"bare", "filtered", "recorded", "recorded_queued"}
+    assert all(s.runs == 2 and s.minimum > 0 for s in stats.values())
+    text = hook_latency.section(stats, warmup)
+    assert "python -m bench.hook_latency" in text and "vs bare python" in text
+
+
+def test_memory_syncs_every_scene_and_reports_peak_rss():
+    result = memory.measure(plex_items=300, scenes=10)
+    assert result.peak_rss_mb > 0
+    assert "8 synced" in result.synced and "2 low confidence" in result.synced  # the seeded clashes
+    assert "150 MB" in memory.section(result)
+
+
+def test_sections_are_replaced_in_place_and_others_kept(tmp_path):
+    path = str(tmp_path / "BENCHMARKS.md")
+    order = ("hook_latency", "bulk_sync", "memory")
+    write_section("memory", "## Memory\nold", path=path, order=order)
+    write_section("bulk_sync", "## Bulk\nfrom the other script", path=path, order=order)
+    write_section("hook_latency", "## Hook\nfirst", path=path, order=order)
+    write_section("memory", "## Memory\nnew", path=path, order=order)
+    text = open(path, encoding="utf-8").read()
+    assert "old" not in text and "new" in text and "from the other script" in text
+    assert text.index("## Hook") < text.index("## Bulk") < text.index("## Memory")
+
+
+def test_stats():
+    s = Stats.of([0.3, 0.1, 0.2, 0.4])
+    assert (s.minimum, s.maximum, s.median, s.runs) == (0.1, 0.4, 0.25, 4)
