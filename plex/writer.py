@@ -16,6 +16,10 @@ from validation.metadata import PlexFields, SCALAR_FIELDS, TAG_FIELDS
 
 # Plex tag edit name -> plexapi attribute on a Movie.
 TAG_ATTR = {"director": "directors", "actor": "roles", "genre": "genres", "collection": "collections"}
+# plexapi sends an edit in the PUT's query string. HTTP servers cap the request line (the simulated
+# Plex, like Python's http.server, at 64 KiB; Plex documents no figure), so a summary too long to fit is
+# shortened rather than failing the whole edit on every retry. Others fields are small (capped at 255).
+MAX_QUERY_BYTES = 48 * 1024
 # Fields whose lock state we do not chase on their own: Plex may not report a lock for a per-user value.
 _NO_LOCK_ONLY = {"userRating"}
 
@@ -27,6 +31,7 @@ class EditPlan:
     params: dict[str, str | int] = field(default_factory=dict)
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)   # field -> (current, desired)
     lock_only: list[str] = field(default_factory=list)                   # equal values we only lock
+    shortened_summary: int | None = None                                 # characters kept, when cut
     title: str = ""
 
     @property
@@ -130,8 +135,31 @@ def apply_edit(item: Any, plan: EditPlan) -> int:
     """Send the plan as ONE PUT /library/sections/{id}/all; returns the number of requests sent (0 or 1)."""
     if plan.empty:
         return 0
+    fit_query(plan)
     item.edit(**plan.params)  # plexapi adds id and type=1 and sends a single PUT
     return 1
+
+
+def query_bytes(params: dict[str, Any]) -> int:
+    """Size of the params as plexapi encodes them (quote with safe='')."""
+    return sum(len(quote(str(k), safe="")) + len(quote(str(v), safe="")) + 2 for k, v in params.items())
+
+
+def fit_query(plan: EditPlan, limit: int = MAX_QUERY_BYTES) -> None:
+    """Shorten summary.value (the only unbounded field) until the PUT fits in `limit` bytes."""
+    text = plan.params.get("summary.value")
+    if not isinstance(text, str) or query_bytes(plan.params) <= limit:
+        return
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits
+        mid = (low + high + 1) // 2
+        plan.params["summary.value"] = text[:mid]
+        if query_bytes(plan.params) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    plan.params["summary.value"] = text[:low]
+    plan.shortened_summary = low
 
 
 def upload_poster(item: Any, data: bytes) -> int:
@@ -163,4 +191,6 @@ def describe_plan(plan: EditPlan) -> str:
             parts.append(f"{name}: {_short(have)} -> {_short(want)}")
     if plan.lock_only:
         parts.append("lock " + ",".join(plan.lock_only))
+    if plan.shortened_summary is not None:
+        parts.append(f"summary shortened to {plan.shortened_summary} characters to fit Plex's request size")
     return f"ratingKey {plan.rating_key} '{_short(plan.title, 80)[1:-1]}': " + "; ".join(parts)

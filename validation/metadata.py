@@ -92,11 +92,16 @@ def _clean(s: Any, capped: bool) -> str:
     return cap_text(text) if capped else text
 
 
+def _list(value: Any) -> list[Any] | tuple[Any, ...]:
+    """A GraphQL list, or nothing: a wrong-typed value (never sent by Stash) must not stop the sync."""
+    return value if isinstance(value, (list, tuple)) else ()
+
+
 def _names(items: Any, key: str = "name") -> tuple[str, ...]:
     """Names from a GraphQL list of objects, sanitised, capped, blank-free, deduplicated in order."""
     out: list[str] = []
     seen: set[str] = set()
-    for obj in items or ():
+    for obj in _list(items):
         name = obj.get(key) if isinstance(obj, dict) else obj
         text = _clean(name, True).strip()
         if text and text not in seen:
@@ -106,7 +111,8 @@ def _names(items: Any, key: str = "name") -> tuple[str, ...]:
 
 
 def split_directors(director: str | None) -> tuple[str, ...]:
-    return _names(_DIRECTOR_SPLIT.split(director or ""), key="")
+    text = director if isinstance(director, str) else ""
+    return _names(_DIRECTOR_SPLIT.split(text), key="")
 
 
 def parse_stash_date(date: str | None) -> tuple[str, int] | None:
@@ -126,7 +132,7 @@ def parse_stash_date(date: str | None) -> tuple[str, int] | None:
 
 def primary_file_title(scene: Mapping[str, Any]) -> str:
     """The first file's base name without extension (either separator style)."""
-    for f in scene.get("files") or ():
+    for f in _list(scene.get("files")):
         path = f.get("path") if isinstance(f, dict) else f
         if path:
             base = str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
@@ -140,7 +146,7 @@ def primary_file_title(scene: Mapping[str, Any]) -> str:
 
 def _group_names(scene: Mapping[str, Any]) -> tuple[str, ...]:
     groups: list[Any] = []
-    for entry in scene.get("groups") or scene.get("movies") or ():
+    for entry in _list(scene.get("groups")) or _list(scene.get("movies")):
         if isinstance(entry, dict):
             inner = entry.get("group") or entry.get("movie") or entry
             groups.append(inner)
@@ -221,3 +227,12 @@ def content_hash(fields: PlexFields) -> str:
     payload = {"v": _HASH_VERSION, "preserve": fields.preserve_plex_edits, "fields": body}
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def scene_state_hash(scene: Mapping[str, Any], fields: PlexFields, poster_hash: str | None) -> str:
+    """What decides "unchanged since the last sync": the Plex fields, the cover, and what the match
+    depends on (the scene's files and URL pins). The worker stores it; Sync all compares with it."""
+    files = [f.get("path") for f in _list(scene.get("files")) if isinstance(f, dict)]
+    urls = [u for u in _list(scene.get("urls")) if isinstance(u, str)]
+    payload = json.dumps([content_hash(fields), poster_hash, sorted(map(str, files)), sorted(urls)])
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()

@@ -137,3 +137,15 @@ def test_field_toggles_limit_the_edit(sim, world):
     assert not any(k.startswith(("genre", "actor", "summary")) for k in put)
     snap = sim.item(rk)
     assert snap["summary"] == "old summary" and "G2" in snap["genres"] and snap["title"] == "New Title"
+
+
+def test_oversized_summary_is_shortened_to_fit_the_request_line():
+    from plex.writer import MAX_QUERY_BYTES, EditPlan, describe_plan, fit_query, query_bytes
+    plan = EditPlan(1, 1, params={"summary.value": "é👩‍👩‍👧" * 20_000, "summary.locked": 1, "title.value": "t"})
+    fit_query(plan)
+    assert query_bytes(plan.params) <= MAX_QUERY_BYTES
+    assert plan.shortened_summary and plan.params["summary.value"] == ("é👩‍👩‍👧" * 20_000)[:plan.shortened_summary]
+    assert "shortened" in describe_plan(plan)
+    small = EditPlan(1, 1, params={"summary.value": "x" * 10_000})
+    fit_query(small)
+    assert small.shortened_summary is None and len(small.params["summary.value"]) == 10_000
