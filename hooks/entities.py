@@ -1,0 +1,107 @@
+"""Performer / Studio / Tag / Group .Update.Post: a renamed object changes what Plex shows for every scene
+that carries it, and Stash fires no scene hook for that. Queue those scenes.
+
+Fast-hook rules, as for scene hooks: standard library only (stash.graphql is urllib), one GraphQL request,
+a single SQLite transaction, no Plex traffic. Rules:
+- Only when the update sent a name (`inputFields` holds "name") and the name that reaches Plex may differ.
+  Stash's edit forms send every field on each Save, so "sent" is not "changed": the last name seen for
+  each object is kept in the queue database's state table, and a Save that sends the same name again
+  queues nothing. (The first Save after install has nothing to compare with and queues, which is safe:
+  the worker skips unchanged scenes without Plex requests.)
+- Only when the name is synced at all: performers -> actors (sync_performers), studio -> studio
+  (sync_studio) or a collection (collections_from_studio), tags -> genres (sync_tags), groups ->
+  collections (collections_from_groups). A studio's parent is not written to Plex, so a parent change
+  alone queues nothing; a renamed studio queues only the scenes directly in it (depth 0).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from queue import pending
+from queue.database import get_state, set_state, transaction
+from queue.pending import PendingSet
+from stash import log
+from stash.graphql import StashClient
+from validation.config import Settings
+
+
+class EntityKind:
+    def __init__(self, label: str, criterion: str, hierarchical: bool, settings_names: tuple[str, ...]) -> None:
+        self.label = label                    # 'performer'
+        self.criterion = criterion            # SceneFilterType field
+        self.hierarchical = hierarchical      # HierarchicalMultiCriterionInput (has depth)
+        self.settings_names = settings_names  # any of these on: the name reaches Plex
+
+    def synced(self, settings: Settings | None) -> bool:
+        if settings is None:
+            return True  # settings unreadable: recording loses nothing
+        return any(bool(getattr(settings, name, False)) for name in self.settings_names)
+
+
+KINDS: dict[str, EntityKind] = {
+    "Performer.Update.Post": EntityKind("performer", "performers", False, ("sync_performers",)),
+    "Studio.Update.Post": EntityKind("studio", "studios", True, ("sync_studio", "collections_from_studio")),
+    "Tag.Update.Post": EntityKind("tag", "tags", True, ("sync_tags",)),
+    "Group.Update.Post": EntityKind("group", "groups", False, ("collections_from_groups",)),
+}
+
+SCENES_QUERY = ("query PlexSyncScenesOf($sf: SceneFilterType, $f: FindFilterType) "
+                "{ findScenes(scene_filter: $sf, filter: $f) { count scenes { id } } }")
+
+
+def name_key(kind: EntityKind, object_id: int) -> str:
+    return f"entity_name:{kind.label}:{object_id}"
+
+
+def sent_name(hook_context: Mapping[str, Any]) -> str | None:
+    """The name this update sent, or None when it sent none (inputFields says what the client set)."""
+    fields = hook_context.get("inputFields")
+    data = hook_context.get("input")
+    if not isinstance(data, dict):
+        return None
+    if isinstance(fields, list) and "name" not in fields:
+        return None
+    name = data.get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def scenes_carrying(client: StashClient, kind: EntityKind, object_id: int) -> list[int]:
+    criterion: dict[str, Any] = {"value": [str(object_id)], "modifier": "INCLUDES"}
+    if kind.hierarchical:
+        criterion["depth"] = 0
+    data = client.execute(SCENES_QUERY, {"sf": {kind.criterion: criterion}, "f": {"per_page": -1}})
+    scenes = (data.get("findScenes") or {}).get("scenes") or []
+    return [int(s["id"]) for s in scenes if str(s.get("id", "")).isdigit()]
+
+
+def on_entity_update(hook_type: str, object_id: int, hook_context: Mapping[str, Any], queue: PendingSet,
+                     client: StashClient, settings: Settings | None) -> int:
+    """Record the scenes of a renamed performer/studio/tag/group. Returns how many scenes were recorded
+    (0 when nothing reaching Plex changed). A Stash error propagates: the hook reports it, nothing is lost
+    but this rename, which "Sync all" catches."""
+    kind = KINDS.get(hook_type)
+    if kind is None:
+        raise ValueError(f"not an entity hook: {hook_type}")
+    if settings is not None and not settings.enabled:
+        log.debug(f"{kind.label} {object_id}: sync disabled in settings, update not recorded")
+        return 0
+    name = sent_name(hook_context)
+    if name is None:
+        log.debug(f"{kind.label} {object_id}: update sent no name, skipped")
+        return 0
+    if not kind.synced(settings):
+        log.debug(f"{kind.label} {object_id}: its name is not synced to Plex (settings), skipped")
+        return 0
+    conn = queue.conn
+    key = name_key(kind, object_id)
+    if get_state(conn, key) == name:
+        log.debug(f"{kind.label} {object_id}: name unchanged, skipped")
+        return 0
+    scene_ids = scenes_carrying(client, kind, object_id)
+    if scene_ids:
+        pending.record_many(conn, scene_ids, f"{kind.label}-rename")
+    # Remembered only after the scenes are recorded: a failure before this point queues again next Save.
+    with transaction(conn):
+        set_state(conn, key, name)
+    log.info(f"{kind.label} {object_id} renamed: {len(scene_ids)} scene(s) queued for Plex")
+    return len(scene_ids)
