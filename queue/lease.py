@@ -21,12 +21,35 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def holder_is_dead(owner: str) -> bool:
+    """True when the owner is a process of this machine that no longer exists.
+
+    Stash's Stop is SIGKILL: without this the killed drain's lease would block the user's next press of
+    "Process queue" (and make hooks believe a drain is running) until it expires. A reused pid only makes
+    us wait for the expiry, the safe direction; another machine's owner is never judged (WAL is one-host).
+    """
+    parts = owner.split(":")  # new_owner(): "<hostname>:<pid>:<random>"
+    if len(parts) < 3 or not parts[-2].isdigit():
+        return False
+    host, pid = ":".join(parts[:-2]), int(parts[-2])
+    if host != socket.gethostname() or pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # exists but not ours to signal (EPERM): alive
+    return False
+
+
 def acquire(conn: sqlite3.Connection, owner: str, ttl: float = DEFAULT_TTL, name: str = DRAIN,
             now: float | None = None) -> bool:
     now = time.time() if now is None else now
     with transaction(conn):
         row = conn.execute("SELECT owner, expires_at FROM lease WHERE name = ?", (name,)).fetchone()
-        if row is not None and row["owner"] != owner and row["expires_at"] > now:
+        if row is not None and row["owner"] != owner and row["expires_at"] > now \
+                and not holder_is_dead(row["owner"]):
             return False
         conn.execute(
             "INSERT INTO lease(name, owner, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
@@ -53,7 +76,9 @@ def release(conn: sqlite3.Connection, owner: str, name: str = DRAIN) -> None:
 def live_holder(conn: sqlite3.Connection, name: str = DRAIN, now: float | None = None) -> str | None:
     now = time.time() if now is None else now
     row = conn.execute("SELECT owner FROM lease WHERE name = ? AND expires_at > ?", (name, now)).fetchone()
-    return row[0] if row else None
+    if row is None or holder_is_dead(row[0]):
+        return None  # a killed drain's lease: nobody is draining, so the hook must ask for a run
+    return row[0]
 
 
 def release_if_nothing_pending(conn: sqlite3.Connection, owner: str, name: str = DRAIN) -> bool:

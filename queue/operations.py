@@ -52,12 +52,16 @@ def load_sync_timestamps(data_dir: str, conn: sqlite3.Connection | None = None) 
 def save_sync_timestamp(data_dir: str, scene_id: int, ts: float, conn: sqlite3.Connection | None = None,
                         **state) -> None:
     """Record a successful sync. Extra keyword state: stash_updated_at, rating_key, section_id,
-    content_hash, poster_hash (None keeps nothing from before: the row describes this sync)."""
+    content_hash, poster_hash (the row describes this sync; nothing is kept from before).
+    Inside a caller's open transaction the row joins it; otherwise it is its own transaction."""
     own = conn is None
     conn = conn if conn is not None else connect(data_dir)
     try:
-        with transaction(conn):
+        if conn.in_transaction:
             save_record(conn, scene_id, ts, **state)
+        else:
+            with transaction(conn):
+                save_record(conn, scene_id, ts, **state)
     finally:
         if own:
             conn.close()

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
 
+from sandbox.capture import capture
 from sandbox.host_jobs import JobContext, JobManager
 from sandbox.host_log import LogEntry, LogViewer, read_plugin_stderr
 from sandbox.host_manifest import ManifestError, PluginConfig, find_manifests, load_manifest
@@ -273,6 +274,7 @@ class PluginHost:
             with self._procs_lock:
                 self._procs.discard(proc)
         log_thread.join(timeout=5)           # a grandchild may hold stderr open; don't hang on it
+        capture("stdout", stdout)
         return _parse_output(stdout, returncode)
 
     def _read_to_eof(self, proc: subprocess.Popen) -> bytes:

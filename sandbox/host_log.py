@@ -6,6 +6,8 @@ import threading
 import time
 from typing import IO, Callable
 
+from sandbox.capture import capture
+
 SOH, STX = 0x01, 0x02
 LEVEL_CHARS = {"t": "trace", "d": "debug", "i": "info", "w": "warning", "e": "error", "p": "progress"}
 # bufio.Scanner's default maximum token: a line (without its newline) longer than this stops the reader.
@@ -22,6 +24,7 @@ class LogViewer:
         self._cond = threading.Condition()
 
     def add(self, level: str, text: str) -> None:
+        capture("log", f"{level} {text}")
         with self._cond:
             self.entries.append((level, text))
             self._cond.notify_all()
@@ -68,6 +71,7 @@ def read_plugin_stderr(stream: IO[bytes], log: Callable[[str, str], None], err_l
             raw = stream.readline(MAX_LINE + 2)
             if not raw:
                 break
+            capture("stderr", raw)
             if len(raw) > MAX_LINE + 1 or (len(raw) == MAX_LINE + 1 and not raw.endswith(b"\n")):
                 log("error", "error reading plugin log messages: bufio.Scanner: token too long")
                 break

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.capture import register_secret
+
 from graphql import (
     GraphQLError,
     GraphQLInputObjectType,
@@ -280,6 +282,8 @@ class StashSim:
         self.username = username
         self.password = password
         self.api_key = api_key
+        register_secret(api_key)
+        register_secret(password)
         self.plugins_path = plugins_path
         self.config_dir = config_dir
         # Stored timestamps carry the server's offset at write time (reference §6.4).
@@ -306,6 +310,9 @@ class StashSim:
         self.http_log: list[dict] = []               # {"method","path","status"}
         self.hook_calls: list[dict] = []             # every fire_hooks call made
         self.hook_errors: list[str] = []
+        # every authenticated /graphql request: {"via": "session"|"apikey"|"none", "visited": [...]}
+        self.auth_log: list[dict] = []
+        self._graphql_failure: int | None = None     # fault switch: answer /graphql with this status
 
         self.schema: GraphQLSchema = self._build_schema()
         self._server: ThreadingHTTPServer | None = None
@@ -569,6 +576,7 @@ class StashSim:
     def make_session_cookie(self, visited_hooks: Visited | None = None) -> str:
         """Mint a plugin session cookie value carrying the visited (plugin_id, hook) pairs."""
         value = secrets.token_urlsafe(24)
+        register_secret(value)
         with self._lock:
             self._sessions[value] = {"user": self.username or "",
                                      "visited": [tuple(v) for v in (visited_hooks or [])],
@@ -580,8 +588,19 @@ class StashSim:
             sess = self._sessions.get(value)
             return list(sess["visited"]) if sess else None
 
+    def fail_graphql(self, status: int | None = 500) -> None:
+        """Fault switch: /graphql answers `status` (until called with None), like a Stash in trouble."""
+        self._graphql_failure = status
+
     def _authenticate(self, headers: Any, query: dict[str, list[str]]) -> tuple[bool, Visited]:
-        """(allowed, visited) for a request, following Stash's session.Authenticate order."""
+        ok, visited, via = self._authenticate_via(headers, query)
+        if ok:
+            with self._log_lock:
+                self.auth_log.append({"via": via, "visited": list(visited)})
+        return ok, visited
+
+    def _authenticate_via(self, headers: Any, query: dict[str, list[str]]) -> tuple[bool, Visited, str]:
+        """(allowed, visited, how) for a request, following Stash's session.Authenticate order."""
         visited: Visited = []
         session_ok = False
         raw_cookie = headers.get("Cookie")
@@ -599,11 +618,12 @@ class StashSim:
         if key:
             # A presented API key must be right, with or without credentials configured.
             if not self.api_key or not secrets.compare_digest(key, self.api_key):
-                return False, visited
-            return True, visited
+                return False, visited, "apikey"
+            return True, visited, "apikey"
+        via = "session" if session_ok else "none"
         if not self.auth_enabled:
-            return True, visited
-        return session_ok, visited
+            return True, visited, via
+        return session_ok, visited, via
 
     def login(self, username: str, password: str) -> str | None:
         if self.auth_enabled and username == self.username and password == self.password:
@@ -1306,6 +1326,7 @@ _SCREENSHOT_RE = re.compile(r"^/scene/(\d+)/screenshot/?$")
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # keep-alive + Nagle + delayed ACK cost ~40 ms per request otherwise
     server_version = "stash-sandbox"
 
     @property
@@ -1363,6 +1384,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if parts.path != "/graphql":
             self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+            return
+        if self.sim._graphql_failure is not None:
+            self._send(self.sim._graphql_failure, b"internal error\n", "text/plain; charset=utf-8")
             return
         ok, visited = self._auth(query)
         if not ok:

@@ -22,6 +22,31 @@ if not getattr(_queue_module, "__path__", None):
                             "(PlexSync's queue package must shadow the standard library's)")
 
 
+# --- secrets check over the whole session (issue 6) ------------------------------------------------
+# The sandbox host appends every plugin process's raw stdout/stderr and every log viewer line to
+# $PLEXSYNC_CAPTURE_DIR (sandbox/capture.py); at the end of the session every secret the sandbox issued
+# (Plex token, Stash API key and password, each session cookie) is looked for there; a find fails the run.
+
+def pytest_configure(config) -> None:
+    import tempfile
+    from sandbox.capture import ENV
+    if not os.environ.get(ENV):
+        os.environ[ENV] = tempfile.mkdtemp(prefix="plexsync-capture-")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    from tests.reliability.secrets_scan import scan_capture
+    found = scan_capture()
+    if found:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"SECRETS CHECK FAILED: {len(found)} secret occurrence(s) in plugin output: " + "; ".join(found[:10])
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message)
+
+
 @pytest.fixture
 def sandbox(tmp_path):
     from sandbox import Sandbox
@@ -55,8 +80,12 @@ def run_plugin_process(plugin_dir: str, payload: bytes | str | dict, timeout: fl
     env = dict(os.environ)
     parent = os.path.dirname(os.path.abspath(plugin_dir))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), parent) if p)
-    return subprocess.run([sys.executable, os.path.join(plugin_dir, "PlexSync.py")], input=payload,
+    proc = subprocess.run([sys.executable, os.path.join(plugin_dir, "PlexSync.py")], input=payload,
                           capture_output=True, timeout=timeout, cwd=cwd or os.path.dirname(parent))
+    from sandbox.capture import capture  # the session's secrets check reads everything plugins printed
+    capture("stdout", proc.stdout)
+    capture("stderr", proc.stderr)
+    return proc
 
 
 def connection(port: int = 1, plugin_dir: str | None = None, cookie: str | None = None) -> dict[str, Any]:

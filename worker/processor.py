@@ -8,9 +8,9 @@ The drain's main thread supervises the worker (lease, progress, time slice); see
 from __future__ import annotations
 
 import enum
-import hashlib
 import heapq
-import json
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,12 +26,31 @@ from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
 from stash import log
 from validation.config import Settings
-from validation.metadata import content_hash, desired_plex_fields
+from validation.metadata import desired_plex_fields, scene_state_hash
 from worker import retry
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
 from worker.stash_reader import bytes_hash, fetch_cover, read_scene
+
+
+# Test-only crash points (tests/reliability/test_crash_matrix.py): with PLEXSYNC_FAULT_POINT=<point> and
+# PLEXSYNC_FAULT_AT=N in the environment, the drain SIGKILLs itself the Nth time it reaches <point>
+# (before_edit, after_edit, during_state_write, before_ack), as Stash's Stop would. Unset: a no-op.
+_FAULT_POINT = os.environ.get("PLEXSYNC_FAULT_POINT", "")
+_FAULT_AT = int(os.environ.get("PLEXSYNC_FAULT_AT", "1") or "1") if _FAULT_POINT else 0
+_fault_hits = 0
+
+
+def _fault(point: str) -> None:
+    global _fault_hits
+    if point == _FAULT_POINT:
+        _fault_hits += 1
+        if _fault_hits == _FAULT_AT:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+STASH_FAILURE_LIMIT = 3  # consecutive failed scene reads that end a drain
 
 
 class Outcome(enum.Enum):
@@ -83,6 +102,9 @@ class SyncWorker(threading.Thread):
         self.current_scene_id: int | None = None
         self.idle = threading.Event()
         self.stopped_for: StopDrain | None = None
+        # Set when a job was already re-queued but the drain must end (Plex or Stash down).
+        self._stop_after: StopDrain | None = None
+        self._stash_failures = 0
         self.crashed: BaseException | None = None
 
     # ----- thread control (called from the drain's main thread) -----
@@ -113,6 +135,8 @@ class SyncWorker(threading.Thread):
                     continue
                 self.idle.clear()
                 self._run_one(job)
+                if self._stop_after is not None:
+                    raise self._stop_after
         except StopDrain as exc:
             self.stopped_for = exc
         except BaseException as exc:  # noqa: BLE001 - reported by the drain as one line
@@ -181,7 +205,15 @@ class SyncWorker(threading.Thread):
             if scene is not None and self.settings.sync_cover:
                 cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))
         except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception for GraphQL errors
-            return self._retry(job, "stash", f"Stash: {log.redact(str(exc))[:300]}", retry.STASH, dead_after=None)
+            error = f"Stash: {log.redact(str(exc))[:300]}"
+            outcome = self._retry(job, "stash", error, retry.STASH, dead_after=None)
+            self._stash_failures += 1
+            if self._stash_failures >= STASH_FAILURE_LIMIT:
+                # Stash itself is failing: stop reading scene after scene; the next run retries them.
+                self._stop_after = StopDrain("stash-down", f"Stash failed {self._stash_failures} reads in a row "
+                                                           f"({error}); queued scenes are kept")
+            return outcome
+        self._stash_failures = 0
         if scene is None:
             log.debug(f"scene {scene_id} no longer exists in Stash; dropped")
             self.queue.ack(job)
@@ -206,8 +238,9 @@ class SyncWorker(threading.Thread):
             opened = self._breaker.record_failure(text)
             outcome = self._retry(job, "outage", f"Plex unreachable: {text}", retry.OUTAGE, dead_after=None)
             if opened or self._breaker.is_open:
-                raise StopDrain("plex-down", f"Plex is not answering ({text}); circuit breaker "
-                                             f"{self._breaker.describe()}; queued scenes are kept")
+                # The job is already re-queued: end the drain after it, without touching it again.
+                self._stop_after = StopDrain("plex-down", f"Plex is not answering: circuit breaker "
+                                                          f"{self._breaker.describe()}; queued scenes are kept")
             return outcome
         if kind is ErrorKind.NOT_FOUND:
             # The item vanished since the index was built: rebuild and treat like "not in Plex yet".
@@ -248,8 +281,7 @@ class SyncWorker(threading.Thread):
         settings = self.settings
         desired = desired_plex_fields(scene, settings)
         poster_hash = bytes_hash(cover) if settings.sync_cover else None
-        files = [f.get("path") for f in scene.get("files") or [] if isinstance(f, dict)]
-        state_hash = _state_hash(content_hash(desired), poster_hash, files, scene.get("urls") or [])
+        state_hash = scene_state_hash(scene, desired, poster_hash)
         record = get_record(self._conn, scene_id)
         force = bool(job.data.get("force"))
         if not force and record is not None and record.rating_key and record.content_hash == state_hash:
@@ -285,7 +317,9 @@ class SyncWorker(threading.Thread):
                      f"{'; poster would be uploaded' if poster_changed else ''}")
             self.queue.ack(job)
             return Outcome.SKIPPED
+        _fault("before_edit")
         apply_edit(item, plan)
+        _fault("after_edit")
         if poster_changed:
             upload_poster(item, cover)
         self._breaker.record_success()
@@ -300,16 +334,11 @@ class SyncWorker(threading.Thread):
                 state_hash: str, poster_hash: str | None) -> None:
         """Record the sync (the plan's save_sync_timestamp), then ack. A kill in between only repeats an
         idempotent edit on the next drain; it never loses the job."""
-        save_sync_timestamp(self.data_dir, job.scene_id, time.time(), conn=self._conn,
-                            stash_updated_at=scene.get("updated_at"), rating_key=rating_key,
-                            section_id=section_id, content_hash=state_hash, poster_hash=poster_hash)
-        with transaction(self._conn):
+        with transaction(self._conn):  # state row and review cleanup commit together
+            save_sync_timestamp(self.data_dir, job.scene_id, time.time(), conn=self._conn,
+                                stash_updated_at=scene.get("updated_at"), rating_key=rating_key,
+                                section_id=section_id, content_hash=state_hash, poster_hash=poster_hash)
             reviews.resolve(self._conn, job.scene_id)
+            _fault("during_state_write")  # a kill here rolls the row back: the job simply runs again
+        _fault("before_ack")
         self.queue.ack(job)
-
-
-def _state_hash(fields_hash: str, poster_hash: str | None, files: list[Any], urls: list[Any]) -> str:
-    """What decides "unchanged": the Plex fields, the cover, and what the match depends on."""
-    payload = json.dumps([fields_hash, poster_hash, sorted(map(str, files)), sorted(map(str, urls))])
-    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
-

@@ -17,6 +17,8 @@ def default_text(value: object) -> str:
         return "on"
     if value is False:
         return "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 120.0 reads as 120 in the README
     return "(empty)" if value == "" else str(value)
 
 

@@ -11,10 +11,14 @@ from stash import log
 @pytest.fixture
 def stream():
     buf = io.BytesIO()
+    saved = set(log._secrets)  # other tests (fuzzing) register arbitrary "secrets"; start clean
+    log._secrets.clear()
     log.set_stream(buf)
     yield buf
     log.set_stream(None)
     log.set_debug(False)
+    log._secrets.clear()
+    log._secrets.update(saved)
 
 
 def lines(buf: io.BytesIO) -> list[bytes]:
