@@ -23,7 +23,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from hooks.drain_trigger import ensure_drain
 from queue import pending
@@ -216,6 +216,29 @@ def _remember_run(conn: Any, task: str, summary: str) -> None:
         set_state(conn, LAST_RUN_KEY, json.dumps({"task": task, "finished_at": time.time(), "summary": summary}))
 
 
+def sort_page(conn: Any, page: list[dict[str, Any]], queued_now: set[int], tally: "Tally",
+              unchanged: Callable[[dict[str, Any], SyncRecord, datetime | None], bool]) -> None:
+    """Sort one page of Stash scenes into already queued, unchanged since their sync, parked (review or
+    dead letter, unchanged since) and to be queued; empties the page."""
+    known = load_known(conn, [int(scene["id"]) for scene in page])
+    for scene in page:
+        sid = int(scene["id"])
+        updated = parse_stash_time(scene.get("updated_at"))
+        if sid in queued_now:
+            tally.already += 1
+            continue
+        record = known.records.get(sid)
+        if record is not None and record.rating_key and unchanged(scene, record, updated):
+            tally.unchanged += 1
+            continue
+        why = parked_reason(sid, updated, known)
+        if why is not None:
+            tally.parked(why)
+            continue
+        tally.queued.append(sid)
+    page.clear()
+
+
 def _disabled(settings: Settings, task: str) -> str | None:
     if not settings.enabled:
         log.info(f"PlexSync is disabled in its settings; {task} did nothing")
@@ -239,24 +262,8 @@ def sync_recent(runtime: Any, settings: Settings, client: StashClient, invocatio
     page: list[dict[str, Any]] = []
 
     def flush() -> None:
-        ids = [int(s["id"]) for s in page]
-        known = load_known(conn, ids)
-        for scene in page:
-            sid = int(scene["id"])
-            updated = parse_stash_time(scene.get("updated_at"))
-            if sid in queued_now:
-                tally.already += 1
-                continue
-            record = known.records.get(sid)
-            if record is not None and record.rating_key and not newer_than_sync(updated, record, True):
-                tally.unchanged += 1
-                continue
-            why = parked_reason(sid, updated, known)
-            if why is not None:
-                tally.parked(why)
-                continue
-            tally.queued.append(sid)
-        page.clear()
+        sort_page(conn, page, queued_now, tally,
+                  lambda _scene, record, updated: not newer_than_sync(updated, record, True))
 
     for scene in iter_scene_pages(client, ID_FIELDS, scene_filter, on_page=_progress):
         tally.listed += 1
@@ -301,29 +308,14 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
         fragment = " ".join(SCENE_FRAGMENT.split())
         page: list[dict[str, Any]] = []
 
-        def unchanged(scene: dict[str, Any], record: SyncRecord) -> bool:
+        def unchanged(scene: dict[str, Any], record: SyncRecord, updated: datetime | None) -> bool:
+            if newer_than_sync(updated, record, False):
+                return False
             poster = record.poster_hash if settings.sync_cover else None
             return scene_state_hash(scene, desired_plex_fields(scene, settings), poster) == record.content_hash
 
         def flush() -> None:
-            known = load_known(conn, [int(s["id"]) for s in page])
-            for scene in page:
-                sid = int(scene["id"])
-                updated = parse_stash_time(scene.get("updated_at"))
-                if sid in queued_now:
-                    tally.already += 1
-                    continue
-                record = known.records.get(sid)
-                if record is not None and record.rating_key and not newer_than_sync(updated, record, False) \
-                        and unchanged(scene, record):
-                    tally.unchanged += 1
-                    continue
-                why = parked_reason(sid, updated, known)
-                if why is not None:
-                    tally.parked(why)
-                    continue
-                tally.queued.append(sid)
-            page.clear()
+            sort_page(conn, page, queued_now, tally, unchanged)
 
         for scene in iter_scene_pages(client, fragment, on_page=_progress):
             tally.listed += 1

@@ -10,17 +10,11 @@ import time
 from typing import Any
 
 from tests.conftest import wait_for
+from worker.stash_reader import SCENE_FRAGMENT  # the worker's own query: compare what it reads
 
 PLUGIN_ID = "PlexSync"
 PROCESS_QUEUE = "Process queue"
-SCENE_FRAGMENT = """
-id title code details director urls date rating100 organized updated_at
-studio { id name parent_studio { id name } }
-performers { id name }
-tags { id name }
-groups { scene_index group { id name } }
-files { path basename }
-"""
+
 # Plex edit field -> PlexSim snapshot key
 _SCALARS = {"title": "title", "summary": "summary", "originallyAvailableAt": "originallyAvailableAt",
             "year": "year", "studio": "studio", "tagline": "tagline", "userRating": "userRating"}
