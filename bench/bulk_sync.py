@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import Stats, machine, write_section
+from bench.common import Stats, machine, publish
 
 COMMAND = "python -m bench.bulk_sync"
 WAIT = 900.0  # bound on one phase; a phase that does not finish fails the benchmark
@@ -164,10 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     results = measure(runs=opts.runs, scenes=opts.scenes, plex_items=opts.plex_items, latency_ms=opts.latency_ms)
     text = section(results, opts.scenes, opts.plex_items, opts.latency_ms)
-    print(text)
-    if not opts.no_write:
-        from bench.__main__ import ORDER
-        write_section("bulk_sync", text, order=ORDER)
+    publish("bulk_sync", text, write=not opts.no_write)
     return 0
 
 

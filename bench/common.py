@@ -59,6 +59,14 @@ def _marker(name: str) -> tuple[str, str]:
     return f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
 
 
+def publish(name: str, text: str, write: bool = True) -> None:
+    """Print a benchmark's section and (unless --no-write) put it into BENCHMARKS.md in the usual order."""
+    print(text)
+    if write:
+        from bench.__main__ import ORDER  # noqa: PLC0415 - the order lives with the runner
+        write_section(name, text, order=ORDER)
+
+
 def write_section(name: str, markdown: str, path: str = BENCHMARKS_MD, order: tuple[str, ...] = ()) -> None:
     """Replace (or add) one benchmark's section in BENCHMARKS.md, keeping every other section as it is,
     so benchmarks written by different people and run at different times can share the file."""

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from bench.common import Stats, machine, write_section
+from bench.common import Stats, machine, publish
 
 BUDGET_S = 0.100
 COMMAND = "python -m bench.hook_latency"
@@ -159,10 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     opts = parser.parse_args(argv)
     text = section(*measure(runs=opts.runs))
-    print(text)
-    if not opts.no_write:
-        from bench.__main__ import ORDER
-        write_section("hook_latency", text, order=ORDER)
+    publish("hook_latency", text, write=not opts.no_write)
     return 0
 
 

@@ -23,7 +23,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
-from bench.common import REPO_ROOT, machine, write_section
+from bench.common import REPO_ROOT, machine, publish
 
 BUDGET_MB = 150.0
 COMMAND = "python -m bench.memory"
@@ -188,10 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     opts = parser.parse_args(argv)
     text = section(measure(opts.plex_items, opts.scenes))
-    print(text)
-    if not opts.no_write:
-        from bench.__main__ import ORDER
-        write_section("memory", text, order=ORDER)
+    publish("memory", text, write=not opts.no_write)
     return 0
 
 
