@@ -7,8 +7,6 @@ viewer to stderr, and runs until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import signal
 import sys
@@ -69,12 +67,8 @@ def cmd_up(opts: argparse.Namespace) -> int:
 
 
 def cmd_demo(opts: argparse.Namespace) -> int:
-    if importlib.util.find_spec("sandbox.demo") is None:
-        print("The demo is not written yet (sandbox/demo.py is missing).", file=sys.stderr)
-        return 2
-    demo = importlib.import_module("sandbox.demo")
-    result = demo.main(opts.args)
-    return int(result or 0)
+    from sandbox import demo  # imported on use: `up` does not need it
+    return int(demo.main(opts.args) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:

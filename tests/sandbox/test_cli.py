@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import selectors
@@ -109,11 +108,3 @@ def test_up_with_auth_needs_credentials(tmp_path: Path) -> None:
     finally:
         code = stop(proc)
     assert code == 0
-
-
-@pytest.mark.skipif(importlib.util.find_spec("sandbox.demo") is not None, reason="the demo exists now")
-def test_demo_slot_without_demo_module() -> None:
-    result = subprocess.run([sys.executable, "-m", "sandbox", "demo"], cwd=REPO, capture_output=True,
-                            text=True, timeout=WAIT)
-    assert result.returncode == 2
-    assert "demo" in result.stderr
