@@ -149,6 +149,7 @@ def handle_task(invocation: Invocation, client: StashClient) -> Any:
     loaded = read_settings(client)
     if loaded.settings.verify_stash_tls:
         client = _stash_client(invocation, loaded.settings)
+    log.capture_python_logging()  # libraries' warnings become prefixed log lines, never raw stderr
     # Tasks need plexapi/persistqueue/stashapi: find them (py_deps, PythonDepManager) before importing.
     from worker.deps import MissingDependencies, ensure_runtime_dependencies  # noqa: PLC0415 - stdlib only
     try:

@@ -36,8 +36,10 @@ class Sandbox:
 
     def __init__(self, root: str, scenes: int = 20, plex_items: int = 40, latency_ms: float = 0,
                  auth: bool = False, install_plugin: bool = True, seed: int = 1,
-                 plugin_src: str = REPO_ROOT, stash_port: int = 0, plex_port: int = 0) -> None:
+                 plugin_src: str = REPO_ROOT, stash_port: int = 0, plex_port: int = 0,
+                 tls: bool = False) -> None:
         self.root = os.path.abspath(str(root))
+        self.tls = tls  # Stash serves HTTPS with a self-signed certificate
         self.scenes, self.plex_items, self.latency_ms = scenes, plex_items, latency_ms
         self.auth, self.seed = auth, seed
         self.install, self.plugin_src = install_plugin, plugin_src
@@ -63,7 +65,8 @@ class Sandbox:
         try:
             self.host = PluginHost(self.plugins_dir, self.stash_dir)
             creds = dict(username=STASH_USERNAME, password=STASH_PASSWORD, api_key=STASH_API_KEY) if self.auth else {}
-            self.stash = StashSim(host=self.host, config_dir=self.stash_dir, plugins_path=self.plugins_dir, **creds)
+            self.stash = StashSim(host=self.host, config_dir=self.stash_dir, plugins_path=self.plugins_dir,
+                                  tls=self.tls, **creds)
             self.host.attach(self.stash)
             self.stash.start(self.stash_port)
             self.plex = PlexSim(token=PLEX_TOKEN)

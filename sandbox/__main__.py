@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--plex-items", type=int, default=40, help="Plex items in total (default 40)")
     up.add_argument("--latency-ms", type=float, default=0, help="added latency per Plex request")
     up.add_argument("--auth", action="store_true", help="Stash requires a session cookie or ApiKey")
+    up.add_argument("--tls", action="store_true", help="Stash serves HTTPS (self-signed certificate)")
     up.add_argument("--seed", type=int, default=1, help="seed of the generated world (default 1)")
     up.add_argument("--stash-port", type=int, default=0, help="default: a free port")
     up.add_argument("--plex-port", type=int, default=0, help="default: a free port")
@@ -52,7 +53,7 @@ def cmd_up(opts: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     sb = Sandbox(opts.dir, scenes=opts.scenes, plex_items=opts.plex_items, latency_ms=opts.latency_ms,
                  auth=opts.auth, install_plugin=not opts.no_plugin, seed=opts.seed,
-                 stash_port=opts.stash_port, plex_port=opts.plex_port)
+                 stash_port=opts.stash_port, plex_port=opts.plex_port, tls=opts.tls)
     sb.start()
     try:
         if not opts.quiet:

@@ -218,7 +218,7 @@ class PluginHost:
         """The stdin object: buildPluginInput + makeServerConnection."""
         return {
             "server_connection": {
-                "Scheme": "http",
+                "Scheme": getattr(self._stash, "scheme", "http"),
                 "Host": "0.0.0.0",
                 "Port": self._server_port(),
                 "SessionCookie": self._session_cookie(visited),

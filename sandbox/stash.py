@@ -17,9 +17,12 @@ import copy
 import hashlib
 import json
 import re
+import os
 import secrets
 import shlex
+import ssl
 import struct
+import sys
 import threading
 import time
 import urllib.error
@@ -270,6 +273,9 @@ def _search_terms(q: str) -> list[str]:
         return [t.lower() for t in q.split()]
 
 
+TLS_CERT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls", "stash-sandbox.crt")
+TLS_KEY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls", "stash-sandbox.key")
+
 # ------------------------------------------------------------------------------------------ server
 
 class StashSim:
@@ -277,8 +283,10 @@ class StashSim:
 
     def __init__(self, host: StashHost | None = None, username: str | None = None,
                  password: str | None = None, api_key: str = "", utc_offset_minutes: int = 0,
-                 plugins_path: str = "", config_dir: str = "/root/.stash") -> None:
+                 plugins_path: str = "", config_dir: str = "/root/.stash", tls: bool = False) -> None:
         self.host = host
+        # TLS with a self-signed certificate for another name, as many real Stash setups have.
+        self.scheme = "https" if tls else "http"
         self.username = username
         self.password = password
         self.api_key = api_key
@@ -331,7 +339,20 @@ class StashSim:
         server.sim = self  # type: ignore[attr-defined]
         self._server = server
         self.port = server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        if self.scheme == "https":
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_CERT, TLS_KEY)
+            # The handshake happens in each handler thread, so one slow client never blocks accept().
+            server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+            base_handle_error = server.handle_error
+
+            def handle_error(request: Any, client_address: Any) -> None:
+                # A client refusing our self-signed certificate is expected (verify_stash_tls): no traceback.
+                if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+                    base_handle_error(request, client_address)
+
+            server.handle_error = handle_error  # type: ignore[method-assign]
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="stash-sim", daemon=True)
         self._thread.start()
@@ -645,7 +666,8 @@ class StashSim:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         req = urllib.request.Request(self.url + "/graphql", data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            context = ssl._create_unverified_context() if self.scheme == "https" else None  # self-signed
+            with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             payload = exc.read()
@@ -1353,7 +1375,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _base_url(self) -> str:
         # paths.screenshot is built from the request's Host header (internal/api/server.go)
-        return f"http://{self.headers.get('Host') or f'127.0.0.1:{self.sim.port}'}"
+        return f"{self.sim.scheme}://{self.headers.get('Host') or f'127.0.0.1:{self.sim.port}'}"
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

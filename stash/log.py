@@ -107,3 +107,33 @@ def progress(fraction: float) -> None:
     except (TypeError, ValueError):
         return
     _write("p", f"{value:.3f}")
+
+
+def capture_python_logging() -> None:
+    """Route Python warnings and library logging (urllib3, plexapi, persist-queue) through this module.
+
+    Anything a library writes to stderr by itself would reach Stash unprefixed and be shown as an error
+    (a multi-line warning even as several). Tasks call this before loading those libraries.
+    """
+    import logging  # noqa: PLC0415 - tasks only; the hook path never pays for it
+    import warnings  # noqa: PLC0415
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        debug(f"{category.__name__}: {message}")
+
+    warnings.showwarning = show_warning
+
+    class _StashHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = f"{record.name}: {record.getMessage()}"
+            if record.levelno >= logging.ERROR:
+                error(text)
+            elif record.levelno >= logging.WARNING:
+                warning(text)
+            else:
+                debug(text)
+
+    root = logging.getLogger()
+    if not any(isinstance(h, _StashHandler) for h in root.handlers):
+        root.addHandler(_StashHandler())
+    root.setLevel(logging.DEBUG if _debug_enabled else logging.WARNING)

@@ -42,6 +42,9 @@ class TimedStashInterface(StashInterface):
 
         def request(method, url, **kwargs):
             kwargs.setdefault("timeout", timeouts)
+            # Passed per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's
+            # verify=False, which would break a self-signed Stash for users who have those set.
+            kwargs.setdefault("verify", session.verify)
             return original(method, url, **kwargs)
 
         session.request = request
