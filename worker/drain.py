@@ -164,7 +164,9 @@ class Drain:
         for row in pending.oldest(self.conn, FEED_BATCH):
             if row.scene_id == in_flight:
                 continue  # its newer state is synced after the running job ends
-            if not is_scene_pending(row.scene_id):
+            if not is_scene_pending(row.scene_id) or row.force:
+                # A forced re-send (Force sync all, Retry dead letters) gets its own job even when the
+                # scene is already queued: the queued job may skip it as unchanged.
                 self.jobs.put(new_job(row.scene_id, row.reason, force=row.force))
                 mark_scene_pending(row.scene_id)
                 self.fed += 1
