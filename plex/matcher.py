@@ -116,14 +116,13 @@ class Matcher:
             return MatchResult(Confidence.NONE, None, (), "scene has no file and no Plex item URL",
                                stash_paths=paths)
         if remembered_rating_key is not None:
-            held = self.index.paths_for_rating_key(remembered_rating_key)
-            if held & set(keys):
-                cands = tuple(c for c in self.index.candidates_for_rating_key(remembered_rating_key)
-                              if normalise_path(c.plex_path) in keys)[:1]
-                if section_ids is None or any(c.section_id in section_ids for c in cands):
-                    return MatchResult(Confidence.HIGH, int(remembered_rating_key), cands,
-                                       "remembered ratingKey still holds the scene's file",
-                                       remembered=True, stash_paths=paths)
+            # Trusted only while it is still the one item holding the scene's file: a duplicate added to
+            # Plex since (or an old LOW match synced with strict matching off) must be reviewed again.
+            exact = self._exact(keys, section_ids)
+            if [c.rating_key for c in exact] == [int(remembered_rating_key)]:
+                return MatchResult(Confidence.HIGH, int(remembered_rating_key), tuple(exact),
+                                   "remembered ratingKey still holds the scene's file",
+                                   remembered=True, stash_paths=paths)
         rebuilt = False
         cands = self._exact(keys, section_ids)
         if not cands:

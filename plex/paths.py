@@ -15,8 +15,9 @@ _SLASHES = re.compile(r"/{2,}")
 
 
 def _is_unc(path: str) -> bool:
-    # Plex and Stash on Windows report shares as \\server\share\...; a Linux '//x' is just a typo'd '/x'.
-    return path.startswith("\\\\") or path.startswith("\\/") or path.startswith("/\\")
+    # Shares: \\server\share\... as Windows reports them, or //server/share as users type them in path_map.
+    return (path.startswith("\\\\") or path.startswith("\\/") or path.startswith("/\\")
+            or (path.startswith("//") and len(path) > 2 and path[2] not in "/\\"))
 
 
 def is_windows_path(path: str) -> bool:

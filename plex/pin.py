@@ -38,7 +38,8 @@ def parse_plex_item_url(url: str, machine_identifier: str) -> int | None:
         if m:
             if m.group("mid").lower() != machine_identifier.lower():
                 return None  # another Plex server's item: ignored, not an error
-            return int(m.group("rk"))
+            rating_key = int(m.group("rk"))
+            return rating_key if 0 < rating_key <= 2**63 - 1 else None  # SQLite's integer range
     return None
 
 

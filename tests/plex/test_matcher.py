@@ -111,8 +111,11 @@ def test_pin_wins(sim, world, matcher):
 
 
 def test_remembered_rating_key_checked_against_index(world, matcher):
-    r = matcher.match_scene(scene("/data/scenes/S/dup.mp4"), remembered_rating_key=world["dup_b"])
-    assert r.confidence is Confidence.HIGH and r.remembered and r.rating_key == world["dup_b"]
+    r = matcher.match_scene(scene("/data/scenes/S/one.mp4"), remembered_rating_key=world["one"])
+    assert r.confidence is Confidence.HIGH and r.remembered and r.rating_key == world["one"]
+    # Remembered, but another item holds the same file now: ambiguous again, reviewed again.
+    dup = matcher.match_scene(scene("/data/scenes/S/dup.mp4"), remembered_rating_key=world["dup_b"])
+    assert dup.confidence is Confidence.LOW and not dup.remembered
     # A remembered key that no longer holds the scene's file is not trusted.
     r2 = matcher.match_scene(scene("/data/scenes/S/one.mp4"), remembered_rating_key=world["other"])
     assert not r2.remembered and r2.rating_key == world["one"]

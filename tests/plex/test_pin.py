@@ -37,3 +37,10 @@ def test_item_url_round_trip():
     assert url == f"https://app.plex.tv/desktop/#!/server/{MID}/details?key=%2Flibrary%2Fmetadata%2F31337"
     assert parse_plex_item_url(url, MID) == 31337
     assert parse_plex_item_url(url, MID.upper()) == 31337
+
+
+def test_a_rating_key_beyond_sqlite_integers_is_not_a_pin():
+    from plex.pin import parse_plex_item_url
+    mid = "a" * 40
+    url = f"https://app.plex.tv/desktop/#!/server/{mid}/details?key=%2Flibrary%2Fmetadata%2F" + "9" * 25
+    assert parse_plex_item_url(url, mid) is None
