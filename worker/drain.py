@@ -140,8 +140,13 @@ class Drain:
         if self.worker is None:
             return
         self.worker.stop()
-        # The worker finishes the request it is in (every HTTP call has a timeout), then stops.
-        self.worker.join(self.settings.connect_timeout + self.settings.read_timeout * 4 + 10)
+        # The worker finishes the request it is in (every HTTP call has a timeout), then stops. Keep the
+        # lease alive meanwhile, or hooks would think nobody drains and ask Stash for another run.
+        deadline = time.monotonic() + self.settings.connect_timeout + self.settings.read_timeout * 4 + 10
+        while self.worker.is_alive() and time.monotonic() < deadline:
+            self.worker.join(HEARTBEAT)
+            if self.worker.is_alive():
+                lease.renew(self.conn, self.owner, LEASE_TTL)
         if not self.worker.is_alive():
             self.worker.release_deferred()
 
@@ -160,9 +165,9 @@ class Drain:
     # --- feeding pending scenes into the job queue ---
     def feed(self) -> None:
         assert self.jobs is not None
-        in_flight = self.worker.current_scene_id if self.worker else None
+        now = time.time()
         for row in pending.oldest(self.conn, FEED_BATCH):
-            if row.scene_id == in_flight:
+            if self.worker is not None and row.scene_id == self.worker.current_scene_id:
                 continue  # its newer state is synced after the running job ends
             if not is_scene_pending(row.scene_id) or row.force:
                 # A forced re-send (Force sync all, Retry dead letters) gets its own job even when the
@@ -170,7 +175,13 @@ class Drain:
                 self.jobs.put(new_job(row.scene_id, row.reason, force=row.force))
                 mark_scene_pending(row.scene_id)
                 self.fed += 1
-            # Queued but not started: the job reads the scene's current state when it runs.
+            elif not (self.worker is not None and self.worker.make_scene_due(row.scene_id)) \
+                    and self.jobs.retry_time(row.scene_id) > now:
+                # Its queued job waits for a retry time, but the scene changed (a pin, a new file):
+                # a fresh attempt now; the waiting one will find nothing left to do.
+                self.jobs.put(new_job(row.scene_id, row.reason))
+                self.fed += 1
+            # Otherwise queued and due: the job reads the scene's current state when it runs.
             pending.take(self.conn, row.scene_id, row.recorded_at)
 
     def _progress(self) -> None:

@@ -78,6 +78,13 @@ class JobQueue:
         row = self._counter.execute(f"SELECT count(*) FROM {TABLE} WHERE status < ?", (UNACK,)).fetchone()
         return int(row[0])
 
+    def retry_time(self, scene_id: int) -> float:
+        """The latest not-before time of the scene's jobs not yet handed out (0 when none waits)."""
+        row = self._counter.execute(
+            f"SELECT max(json_extract(CAST(data AS TEXT), '$.not_before')) FROM {TABLE} WHERE status < ? "
+            f"AND json_extract(CAST(data AS TEXT), '$.scene_id') = ?", (UNACK, int(scene_id))).fetchone()
+        return float(row[0] or 0)
+
     def prune_acked(self) -> None:
         self._queue.clear_acked_data(max_delete=10_000, keep_latest=0)
 

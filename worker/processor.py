@@ -19,6 +19,7 @@ from typing import Any, Callable
 from hooks.handlers import unmark_scene_pending
 from plex.client import ErrorKind, classify_error, safe_error_text
 from plex.matcher import Confidence
+from plex.paths import normalise_path
 from plex.review import format_review_line
 from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_poster
 from queue import dead_letters, reviews
@@ -174,6 +175,17 @@ class SyncWorker(threading.Thread):
             with self._lock:
                 heapq.heappush(self._deferred, _Deferred(float(job.data.get("not_before") or 0), job))
 
+    def make_scene_due(self, scene_id: int) -> bool:
+        """A newer Stash state arrived for a scene waiting for its retry time: try it now.
+        False when this worker does not hold the scene's job."""
+        with self._lock:
+            for item in self._deferred:
+                if item.job.scene_id == scene_id:
+                    item.not_before = 0.0
+                    heapq.heapify(self._deferred)
+                    return True
+        return False
+
     def make_no_match_jobs_due(self) -> None:
         """The path index was rebuilt: jobs waiting because their file was not in Plex may match now."""
         with self._lock:
@@ -187,18 +199,26 @@ class SyncWorker(threading.Thread):
         scene_id = job.scene_id
         self.current_scene_id = scene_id
         try:
-            outcome = self._process_job(job)
-        except StopDrain:
-            self.queue.nack(job)  # not the job's fault: it stays first in line for the next drain
-            raise
+            try:
+                outcome = self._process_job(job)
+            except StopDrain:
+                self.queue.nack(job)  # not the job's fault: it stays first in line for the next drain
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug or odd data must not block every later job
+                log.error(f"scene {scene_id}: internal error {type(exc).__name__}: {log.redact(str(exc))[:300]}")
+                outcome = self._retry(job, "internal", f"internal error {type(exc).__name__}", retry.NO_MATCH,
+                                      dead_after=self.max_retries)
+            self.counts[outcome] += 1
+            if outcome is not Outcome.RETRYING:
+                unmark_scene_pending(scene_id)
         finally:
+            # Cleared last: the drain's feed must never see the scene as "queued, not running" while its
+            # job is still being finished (it would drop a newer pending update).
             self.current_scene_id = None
-        self.counts[outcome] += 1
-        if outcome is not Outcome.RETRYING:
-            unmark_scene_pending(scene_id)
 
     def _process_job(self, job: QueuedJob) -> Outcome:
         scene_id = job.scene_id
+        read_at = time.time()  # the sync timestamp: an update after this moment is not in what we write
         try:
             scene = read_scene(self.stash, scene_id)
             cover = None
@@ -219,7 +239,7 @@ class SyncWorker(threading.Thread):
             self.queue.ack(job)
             return Outcome.SKIPPED
         try:
-            return self._sync_scene(job, scene, cover)
+            return self._sync_scene(job, scene, cover, read_at)
         except PlexSetupError as exc:
             raise StopDrain("settings", str(exc)) from None
         except StopDrain:
@@ -249,7 +269,7 @@ class SyncWorker(threading.Thread):
             return self._retry(job, "no-match", f"Plex item not found: {text}", retry.NO_MATCH,
                                dead_after=self.max_retries)
         if kind is None:
-            raise exc  # a bug, not a Plex answer: let the drain report it
+            raise exc  # not a Plex answer: _run_one retries it as an internal error
         return self._retry(job, "plex-error", f"Plex error: {text}", retry.NO_MATCH, dead_after=self.max_retries)
 
     def _retry(self, job: QueuedJob, kind: str, error: str, backoff: retry.Backoff,
@@ -276,7 +296,7 @@ class SyncWorker(threading.Thread):
             self._breaker.record_success()
         return self._plex
 
-    def _sync_scene(self, job: QueuedJob, scene: dict[str, Any], cover: bytes | None) -> Outcome:
+    def _sync_scene(self, job: QueuedJob, scene: dict[str, Any], cover: bytes | None, read_at: float) -> Outcome:
         scene_id = job.scene_id
         settings = self.settings
         desired = desired_plex_fields(scene, settings)
@@ -285,7 +305,7 @@ class SyncWorker(threading.Thread):
         record = get_record(self._conn, scene_id)
         force = bool(job.data.get("force"))
         if not force and record is not None and record.rating_key and record.content_hash == state_hash:
-            self._finish(job, scene, record.rating_key, record.section_id, state_hash, poster_hash)
+            self._finish(job, scene, record.rating_key, record.section_id, state_hash, poster_hash, read_at)
             log.debug(f"scene {scene_id}: unchanged since the last sync; no Plex request")
             return Outcome.UNCHANGED
 
@@ -309,8 +329,15 @@ class SyncWorker(threading.Thread):
                 return Outcome.LOW
 
         item = fetch_item(session.plex, result.rating_key)
+        if result.confidence is Confidence.HIGH and not result.pinned and not self._holds_scene_file(item, result):
+            # The index is stale (item re-scanned, moved or deleted): never edit an item that is not it.
+            session.index.rebuild_if_stale_on_miss()
+            return self._retry(job, "no-match", f"Plex item {result.rating_key} no longer has the file "
+                               f"{result.stash_path}", retry.NO_MATCH, dead_after=self.max_retries)
         poster_changed = bool(settings.sync_cover and cover and (
             record is None or record.poster_hash != poster_hash or record.rating_key != result.rating_key or force))
+        if poster_changed and settings.preserve_plex_edits and getattr(item, "thumb", None):
+            poster_changed = False  # preserve_plex_edits fills only what is empty: Plex already has a poster
         plan = plan_edit(item, desired, settings, poster_changed=poster_changed)
         if settings.dry_run:
             log.info(f"dry run: scene {scene_id} -> Plex {result.rating_key}: {describe_plan(plan)}"
@@ -325,20 +352,27 @@ class SyncWorker(threading.Thread):
         self._breaker.record_success()
         section_id = plan.section_id or (chosen.section_id if chosen else None)
         self._finish(job, scene, result.rating_key, section_id, state_hash,
-                     poster_hash if cover else (record.poster_hash if record else None))
+                     poster_hash if cover else (record.poster_hash if record else None), read_at)
         log.info(f"scene {scene_id} synced to Plex item {result.rating_key}: {describe_plan(plan)}"
                  f"{'; poster uploaded' if poster_changed else ''}")
         return Outcome.SYNCED
 
+    def _holds_scene_file(self, item: Any, result: Any) -> bool:
+        """The fetched item's part files include one of the scene's (mapped) files."""
+        assert self._plex is not None
+        wanted = set(self._plex.matcher.mapped_keys(result.stash_paths))
+        return any(normalise_path(str(path)) in wanted for path in (item.locations or ()))
+
     def _finish(self, job: QueuedJob, scene: dict[str, Any], rating_key: int, section_id: int | None,
-                state_hash: str, poster_hash: str | None) -> None:
+                state_hash: str, poster_hash: str | None, synced_at: float) -> None:
         """Record the sync (the plan's save_sync_timestamp), then ack. A kill in between only repeats an
         idempotent edit on the next drain; it never loses the job."""
         with transaction(self._conn):  # state row and review cleanup commit together
-            save_sync_timestamp(self.data_dir, job.scene_id, time.time(), conn=self._conn,
+            save_sync_timestamp(self.data_dir, job.scene_id, synced_at, conn=self._conn,
                                 stash_updated_at=scene.get("updated_at"), rating_key=rating_key,
                                 section_id=section_id, content_hash=state_hash, poster_hash=poster_hash)
             reviews.resolve(self._conn, job.scene_id)
+            self._conn.execute("DELETE FROM dead_letters WHERE scene_id = ?", (job.scene_id,))
             _fault("during_state_write")  # a kill here rolls the row back: the job simply runs again
         _fault("before_ack")
         self.queue.ack(job)

@@ -74,9 +74,32 @@ def connect_stash(invocation: Invocation, connect_timeout: float, read_timeout: 
     return TimedStashInterface(conn, timeouts=(connect_timeout, read_timeout), verify_ssl=verify_tls)
 
 
+class StashReadError(RuntimeError):
+    """Stash answered the scene query with an error: retried, never mistaken for a deleted scene."""
+
+
+SCENE_QUERY = "query PlexSyncScene($id: ID!) { findScene(id: $id) { %s } }" % " ".join(SCENE_FRAGMENT.split())
+
+
 def read_scene(stash: StashInterface, scene_id: int) -> dict[str, Any] | None:
-    """The scene as Stash holds it now (never the hook's snapshot); None when it was deleted."""
-    scene = stash.find_scene(scene_id, fragment=SCENE_FRAGMENT)
+    """The scene as Stash holds it now (never the hook's snapshot); None only when Stash says it is gone.
+
+    Sent on stashapi's session (its URL, cookie, API key and our timeouts) but checked here: stashapi's
+    call_GQL returns `data` even when `errors` came with it, and a resolver error nulls findScene, which
+    would look exactly like a deleted scene.
+    """
+    response = stash.s.post(stash.url, json={"query": SCENE_QUERY, "variables": {"id": str(scene_id)}})
+    if response.status_code != 200:
+        raise StashReadError(f"HTTP {response.status_code} reading scene {scene_id}")
+    try:
+        payload = response.json()
+    except ValueError:
+        raise StashReadError(f"Stash did not answer with JSON reading scene {scene_id}") from None
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    if errors:
+        first = errors[0].get("message") if isinstance(errors, list) and isinstance(errors[0], dict) else errors
+        raise StashReadError(f"GraphQL error reading scene {scene_id}: {str(first)[:300]}")
+    scene = ((payload.get("data") or {}) if isinstance(payload, dict) else {}).get("findScene")
     return scene if isinstance(scene, dict) and scene.get("id") is not None else None
 
 
