@@ -94,9 +94,9 @@ def handle_hook(hook_context: dict[str, Any], invocation: Invocation, client: St
         settings = loaded.settings
         if settings.verify_stash_tls:
             client = _stash_client(invocation, settings)
-    except StashError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the update must still be recorded
         # Without settings we cannot tell whether sync is on; recording the scene loses nothing.
-        log.warning(f"could not read PlexSync settings ({exc}); recording the update anyway")
+        log.warning(f"could not read PlexSync settings ({log.redact(str(exc))[:300]}); recording the update anyway")
         settings = None
     runtime = initialize(invocation=invocation)
     try:

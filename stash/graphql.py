@@ -7,6 +7,7 @@ that started us, on the host it named, and self-signed certificates are common.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import urllib.error
@@ -66,7 +67,7 @@ class StashClient:
         except urllib.error.HTTPError as exc:
             hint = " (authentication failed: is the session cookie or API key valid?)" if exc.code == 401 else ""
             raise StashError(f"Stash answered HTTP {exc.code} at {self.url}{hint}", status=exc.code) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise StashError(f"cannot reach Stash at {self.url}: {reason}") from None
         except (ValueError, UnicodeDecodeError):
@@ -75,8 +76,9 @@ class StashClient:
             raise StashError("Stash answered with an unexpected JSON shape")
         errors = payload.get("errors")
         if errors:
-            first = errors[0].get("message") if isinstance(errors[0], dict) else str(errors[0])
-            raise StashError(f"Stash GraphQL error: {first}")
+            first = errors[0] if isinstance(errors, list) else errors
+            message = first.get("message") if isinstance(first, dict) else first
+            raise StashError(f"Stash GraphQL error: {str(message)[:300]}")
         data = payload.get("data")
         return data if isinstance(data, dict) else {}
 
