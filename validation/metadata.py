@@ -80,11 +80,15 @@ def cap_text(s: str, limit: int = PLEX_VARCHAR_LIMIT) -> str:
     """Cap at `limit` code points without leaving a dangling joiner or combining mark cut in half."""
     if len(s) <= limit:
         return s
-    cut = s[:limit]
-    # Drop trailing joiners/variation selectors/combining marks whose base may have been kept alone.
-    while cut and (cut[-1] in "\u200d\ufe0e\ufe0f" or unicodedata.combining(cut[-1])):
-        cut = cut[:-1]
-    return cut
+
+    def attaches(ch: str) -> bool:  # belongs to the character before it (ZWJ, variation selector, mark)
+        return ch in "\u200d\ufe0e\ufe0f" or bool(unicodedata.combining(ch))
+
+    # Cut before the whole cluster that straddles the limit: never é -> e, never half a ZWJ emoji.
+    k = limit
+    while k > 0 and (attaches(s[k]) or s[k - 1] == "\u200d"):
+        k -= 1
+    return s[:k]
 
 
 def _clean(s: Any, capped: bool) -> str:
@@ -127,7 +131,7 @@ def parse_stash_date(date: str | None) -> tuple[str, int] | None:
         value = _dt.date(year, month, day)
     except ValueError:
         return None
-    return value.strftime("%Y-%m-%d"), year
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}", year  # strftime drops a year's zeros
 
 
 def primary_file_title(scene: Mapping[str, Any]) -> str:

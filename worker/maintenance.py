@@ -41,9 +41,11 @@ def queue_status(runtime: Any, settings: Settings, client: StashClient, invocati
     pending_count = pending.count(conn)
     rows = queued_scene_rows(conn)
     drain_owner = lease.live_holder(conn)
-    in_flight = [job for _pqid, job, status in rows if status == IN_FLIGHT]
-    waiting = [job for _pqid, job, status in rows
-               if status != IN_FLIGHT and float(job.get("not_before") or 0) > now]
+    # A job held back for its retry time is also 'unack' in persist-queue (the worker holds it), so the
+    # retry time, not the status, tells waiting from in flight.
+    waiting = [job for _pqid, job, _status in rows if float(job.get("not_before") or 0) > now]
+    in_flight = [job for _pqid, job, status in rows
+                 if status == IN_FLIGHT and float(job.get("not_before") or 0) <= now]
     queued = len(rows) - len(in_flight) - len(waiting)
     dead = dead_letters.count(conn)
     review_count = reviews.count(conn)

@@ -96,3 +96,11 @@ def test_content_hash_stable_and_sensitive():
     assert content_hash(a) != content_hash(desired_plex_fields(SCENE, Settings(preserve_plex_edits=True)))
     assert content_hash(a) != content_hash(desired_plex_fields(SCENE, Settings(sync_tags=False)))
     assert len(content_hash(a)) == 64
+
+
+def test_caps_never_split_a_cluster_and_dates_keep_four_digit_years():
+    from validation.metadata import cap_text, parse_stash_date
+    assert cap_text("a" * 254 + "e\u0301", 255) == "a" * 254
+    assert cap_text("x" * 253 + "👩\u200d👩\u200d👧", 255) == "x" * 253
+    assert cap_text("y" * 300) == "y" * 255
+    assert parse_stash_date("0999-01") == ("0999-01-01", 999)
