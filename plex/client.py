@@ -24,6 +24,7 @@ class ErrorKind(enum.Enum):
     NOT_FOUND = "not_found"      # 404: the item is gone (index stale)
     BAD_REQUEST = "bad_request"  # other 4xx: our request is wrong
     XML = "xml"                  # 200 with a body that is not XML
+    TLS = "tls"                  # Plex's certificate does not match plex_url: stop, fix the setting
 
 
 class SectionList(list):
@@ -65,6 +66,9 @@ def classify_error(exc: BaseException) -> ErrorKind | None:
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
         return ErrorKind.BAD_REQUEST
+    if isinstance(exc, requests.exceptions.SSLError):
+        # A certificate that does not match plex_url will not fix itself: a settings problem, not an outage.
+        return ErrorKind.TLS
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                         requests.exceptions.ChunkedEncodingError, socket.timeout, ConnectionError,
                         TimeoutError)):

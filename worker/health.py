@@ -31,7 +31,10 @@ def _components(path: str, fold: bool = False) -> list[str]:
 def head(path: str, depth: int = 2) -> str:
     """The first `depth` folders of a path ('/data/scenes' for '/data/scenes/A/x.mp4')."""
     parts = _components(path)[:-1][:depth]  # never the file name itself
-    lead = "" if is_windows_path(path) and not path.startswith(("\\\\", "//")) else "/"
+    if path.startswith(("\\\\", "//")):
+        lead = "//"  # a share: //server/share
+    else:
+        lead = "" if is_windows_path(path) else "/"
     return lead + "/".join(parts) if parts else lead
 
 
@@ -59,9 +62,12 @@ def suggest_prefixes(stash_path: str, plex_path: str) -> tuple[str, str] | None:
         return None
 
     def join(parts: list[str], original: str) -> str:
-        windows = is_windows_path(original) and not original.startswith(("\\\\", "//"))
+        if not parts:
+            return "/"
         text = "/".join(parts)
-        return (text if windows else "/" + text) + "/" if parts else "/"
+        if original.startswith(("\\\\", "//")):
+            return "//" + text + "/"  # a share keeps its UNC lead (//server/share/)
+        return (text if is_windows_path(original) else "/" + text) + "/"
     return join(s_head, stash_path), join(p_head, plex_path)
 
 

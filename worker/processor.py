@@ -253,6 +253,11 @@ class SyncWorker(threading.Thread):
         if kind is ErrorKind.AUTH:
             raise StopDrain("auth", "Plex rejected the token (401 Unauthorized): check the Plex token in "
                                     "Stash Settings -> Plugins -> PlexSync; queued scenes are kept")
+        if kind is ErrorKind.TLS:
+            raise StopDrain("tls", f"Plex's HTTPS certificate was refused ({text}): use the address the "
+                                   f"certificate names (Plex Web: Settings -> Network -> custom server access "
+                                   f"URL, or the *.plex.direct address) or http:// in plex_url; queued scenes "
+                                   f"are kept")
         if kind is ErrorKind.OUTAGE:
             assert self._breaker is not None
             opened = self._breaker.record_failure(text)

@@ -99,3 +99,14 @@ def test_safe_error_text_strips_query_and_encoded_token():
     text = safe_error_text(exc, token)
     assert token not in text and "a%20b%2Fc%2Bd" not in text and "x=1" not in text
     assert "\n" not in text and "http://h:32400/library" in text
+
+
+def test_a_refused_certificate_is_a_settings_problem_not_an_outage():
+    """Plex over https at an address its certificate does not name (a self-signed server stands in)."""
+    from plexapi.server import PlexServer
+    from sandbox.stash import StashSim
+
+    with StashSim(tls=True) as https_server:
+        https_server.start()
+        exc = error_of(lambda: PlexServer(https_server.url, "token", timeout=5))
+    assert classify_error(exc) is ErrorKind.TLS

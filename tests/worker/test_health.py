@@ -84,3 +84,15 @@ def test_path_helpers():
     assert suggest_prefixes("D:\\Scenes\\A\\x.mp4", "/mnt/scenes/A/x.mp4") == ("D:/", "/mnt/")
     assert suggest_prefixes("/same/x.mp4", "/same/x.mp4") is None
     assert suggest_prefixes("/a/x.mp4", "/b/y.mp4") is None
+
+
+def test_path_map_suggestion_keeps_a_share_prefix():
+    from plex.paths import map_stash_path, normalise_path
+    from worker.health import suggest_prefixes
+    pair = suggest_prefixes(r"\\nas\share\scenes\x.mp4", "/media/scenes/x.mp4")
+    assert pair == ("//nas/share/", "/media/")
+    assert normalise_path(map_stash_path(r"\\nas\share\scenes\x.mp4", [pair])) == "/media/scenes/x.mp4"
+    back = suggest_prefixes("/data/scenes/x.mp4", r"\\NAS\Share\scenes\x.mp4")
+    assert back == ("/data/", "//NAS/Share/")
+    assert normalise_path(map_stash_path("/data/scenes/x.mp4", [back])) == normalise_path(
+        r"\\NAS\Share\scenes\x.mp4")
