@@ -39,9 +39,10 @@ PER_PAGE = 500
 # Larger than any UTC-offset change (DST shifts are at most 1 h), so a text comparison across an offset
 # change still includes every newer row; extra rows cost one indexed lookup each.
 MARGIN = timedelta(hours=2)
-# A sync recorded less than this after the scene's updated_at second may have read the scene just before
-# a second edit within that same second (same updated_at text): treat it as possibly stale.
-SAME_SECOND_SLACK = 2.0
+# synced_at is when the worker read the scene. A read inside the scene's updated_at second (Stash keeps
+# second precision) may have come just before a second edit within that same second, which leaves the
+# same updated_at text: such a sync counts as possibly stale. A read after that second saw every edit of it.
+SAME_SECOND_SLACK = 1.0
 WATERMARK_KEY = "sync_recent_watermark"
 LAST_RUN_KEY = "last_reconcile"
 

@@ -124,3 +124,24 @@ def test_shift_like_keeps_the_offset_style_stash_stores():
     assert shift_like("garbage", -timedelta(hours=2)) is None
     assert parse_stash_time("2025-03-02T14:05:09+01:00") == parse_stash_time("2025-03-02T13:05:09Z")
     assert parse_stash_time("2025-03-02T14:05:09") is None  # no offset: not an instant
+
+
+def test_a_read_inside_the_updated_second_counts_as_possibly_stale():
+    from datetime import datetime, timezone
+
+    from queue.operations import SyncRecord
+    from worker.reconcile import newer_than_sync
+
+    updated = datetime(2026, 11, 25, 17, 0, 9, tzinfo=timezone.utc)  # Stash: second precision
+    text = "2026-11-25T17:00:09Z"
+
+    def record(read_at: float) -> SyncRecord:
+        return SyncRecord(1, read_at, text, 1001, 1, "h", None)
+
+    # Read at :09.2, an Auto Tag edit at :09.7 keeps the same updated_at text: must be queued again.
+    assert newer_than_sync(updated, record(updated.timestamp() + 0.2), True)
+    # Read at :10.3: that read saw every edit of second :09.
+    assert not newer_than_sync(updated, record(updated.timestamp() + 1.3), True)
+    # A newer updated_at always counts.
+    later = datetime(2026, 11, 25, 17, 0, 10, tzinfo=timezone.utc)
+    assert newer_than_sync(later, record(updated.timestamp() + 5), True)
