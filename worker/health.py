@@ -172,9 +172,11 @@ def health_check(runtime: Any, settings: Settings, client: StashClient, invocati
                     if pair:
                         suggestions[pair] += 1
     high, low, none = counts["high"], counts["low"], counts["none"]
+    marks = ",".join("?" * len(index.section_ids))  # only the configured libraries count
+    indexed = index.conn.execute(f"SELECT count(DISTINCT rating_key) FROM path_index WHERE section_id IN ({marks})",
+                                 index.section_ids).fetchone()[0]
     log.info(f"Health: {len(scenes)} sampled Stash scene(s): {high} match HIGH, {low} LOW, {none} not at all "
-             f"(path index: {index.conn.execute('SELECT count(DISTINCT rating_key) FROM path_index').fetchone()[0]} "
-             f"Plex item(s))")
+             f"(path index: {indexed} Plex item(s))")
     for line in unmatched:
         log.info(f"Health: no Plex item has the path of {line}")
     hint = _path_map_hint(settings, with_files, inside, high, stash_heads, locations, suggestions)
