@@ -38,7 +38,7 @@ class Runtime:
     queue: PendingSet
     sync_timestamps: Any
     dead_letter_queue: Any
-    worker: Any = None
+    worker: Any = None  # the SyncWorker class for tasks (the drain starts it under its lease)
 
 
 def initialize(config_dict: dict[str, Any] | None = None, data_dir: str | None = None,

@@ -81,10 +81,7 @@ class Drain:
             mark_scene_pending(int(job["scene_id"]))
         self.feed()
         self.initial = self.jobs.waiting_count()
-        self.worker = SyncWorker(self.jobs, self.runtime.dead_letter_queue, self.settings,
-                                 data_dir=self.runtime.data_dir, max_retries=self.settings.max_retries,
-                                 stash=stash, manual=self.manual)
-        self.worker.start()
+        self.worker = self._start_worker(stash)
         return self._supervise()
 
     def _supervise(self) -> str:
@@ -123,16 +120,17 @@ class Drain:
             if lease.release_if_nothing_pending(self.conn, self.owner):
                 return self._finish("done")
             # A scene arrived at the last moment: keep going with a fresh worker.
-            self.worker = self._restart_worker()
+            self.worker = self._start_worker(self.worker.stash, previous=self.worker)
             idle_since = None
 
-    def _restart_worker(self) -> SyncWorker:
-        assert self.worker is not None
-        old = self.worker
-        worker = SyncWorker(self.jobs, self.runtime.dead_letter_queue, self.settings, data_dir=self.runtime.data_dir,
-                            max_retries=self.settings.max_retries, stash=old.stash, manual=self.manual)
-        worker.counts = old.counts
-        worker.started_at = old.started_at
+    def _start_worker(self, stash: Any, previous: SyncWorker | None = None) -> SyncWorker:
+        """The SyncWorker thread (the class PlexSync.initialize wired), continuing a previous one's counts."""
+        worker_class = self.runtime.worker or SyncWorker
+        worker = worker_class(self.jobs, self.runtime.dead_letter_queue, self.settings,
+                              data_dir=self.runtime.data_dir, max_retries=self.settings.max_retries,
+                              stash=stash, manual=self.manual)
+        if previous is not None:
+            worker.counts, worker.started_at = previous.counts, previous.started_at
         worker.start()
         return worker
 
