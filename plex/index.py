@@ -191,15 +191,18 @@ class PathIndex:
         ids = [int(s) for s in (section_ids if section_ids is not None else self.section_ids)]
         return [s for s in ids if s in self.section_ids] if section_ids is not None else ids
 
-    def _rows(self, column: str, key: str, section_ids: Iterable[int] | None) -> list[Candidate]:
+    def _select(self, column: str, key: Any, section_ids: Iterable[int] | None, order: str) -> list[tuple]:
+        """(rating_key, section_id, plex_path) rows where `column` = key, within the allowed sections."""
         ids = self._section_filter(section_ids)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
+        return self.conn.execute(
             f"SELECT rating_key, section_id, plex_path FROM path_index WHERE {column} = ? "
-            f"AND section_id IN ({marks}) ORDER BY rating_key", (key, *ids)).fetchall()
-        return self._candidates(rows)
+            f"AND section_id IN ({marks}) ORDER BY {order}", (key, *ids)).fetchall()
+
+    def _rows(self, column: str, key: str, section_ids: Iterable[int] | None) -> list[Candidate]:
+        return self._candidates(self._select(column, key, section_ids, "rating_key"))
 
     def _candidates(self, rows: Iterable[tuple[int, int, str]]) -> list[Candidate]:
         order = {sid: i for i, sid in enumerate(self.section_ids)}
@@ -218,22 +221,5 @@ class PathIndex:
 
     def candidates_for_rating_key(self, rk: int) -> list[Candidate]:
         """The indexed parts of one item (one Candidate per part path) in the configured sections."""
-        rk = int(rk)
-        ids = self.section_ids
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            f"SELECT rating_key, section_id, plex_path FROM path_index WHERE rating_key = ? "
-            f"AND section_id IN ({marks}) ORDER BY plex_path", (rk, *ids)).fetchall()
-        return [Candidate(int(r), int(s), p, item_url(self.machine_identifier, int(r))) for r, s, p in rows]
-
-    def paths_for_rating_key(self, rk: int) -> set[str]:
-        """Normalised part paths the index holds for one item (used to check a remembered ratingKey)."""
-        ids = self.section_ids
-        if not ids:
-            return set()
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(f"SELECT path_key FROM path_index WHERE rating_key = ? AND section_id IN ({marks})",
-                                 (int(rk), *ids)).fetchall()
-        return {r[0] for r in rows}
+        rows = self._select("rating_key", int(rk), None, "plex_path")
+        return [Candidate(int(r), int(sid), p, item_url(self.machine_identifier, int(r))) for r, sid, p in rows]
