@@ -44,11 +44,6 @@ def unmark_scene_pending(scene_id: int) -> None:
         _in_queue.discard(scene_id)
 
 
-def pending_snapshot() -> frozenset[int]:
-    with _in_queue_lock:
-        return frozenset(_in_queue)
-
-
 def touches_synced_field(update_data: Mapping[str, Any]) -> bool:
     """A scan or create sends `input: null`: always relevant (a moved file changes the match)."""
     if update_data.get("input") is None:

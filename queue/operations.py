@@ -7,7 +7,6 @@ a library of 100,000 synced scenes (loading them all would cost more than the ho
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -91,12 +90,3 @@ def forget_scene(conn: sqlite3.Connection, scene_id: int) -> None:
     with transaction(conn):
         for table in ("sync_state", "pending", "reviews", "dead_letters"):
             conn.execute(f"DELETE FROM {table} WHERE scene_id = ?", (int(scene_id),))
-
-
-def synced_since(conn: sqlite3.Connection, scene_id: int, when: float) -> bool:
-    row = conn.execute("SELECT synced_at FROM sync_state WHERE scene_id = ?", (int(scene_id),)).fetchone()
-    return row is not None and float(row[0]) >= when
-
-
-def now() -> float:
-    return time.time()

@@ -45,8 +45,6 @@ class Drain:
         self.started = time.monotonic()
         self.jobs: JobQueue | None = None
         self.worker: SyncWorker | None = None
-        self.fed = 0
-        self.initial = 0
 
     # --- lifecycle ---
     def run(self) -> str:
@@ -80,7 +78,6 @@ class Drain:
         for _pqid, job, _status in queued_scene_rows(self.conn):
             mark_scene_pending(int(job["scene_id"]))
         self.feed()
-        self.initial = self.jobs.waiting_count()
         self.worker = self._start_worker(stash)
         return self._supervise()
 
@@ -172,13 +169,11 @@ class Drain:
                 # scene is already queued: the queued job may skip it as unchanged.
                 self.jobs.put(new_job(row.scene_id, row.reason, force=row.force))
                 mark_scene_pending(row.scene_id)
-                self.fed += 1
             elif not (self.worker is not None and self.worker.make_scene_due(row.scene_id)) \
                     and self.jobs.retry_time(row.scene_id) > now:
                 # Its queued job waits for a retry time, but the scene changed (a pin, a new file):
                 # a fresh attempt now; the waiting one will find nothing left to do.
                 self.jobs.put(new_job(row.scene_id, row.reason))
-                self.fed += 1
             # Otherwise queued and due: the job reads the scene's current state when it runs.
             pending.take(self.conn, row.scene_id, row.recorded_at)
 
