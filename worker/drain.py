@@ -27,7 +27,8 @@ LEASE_TTL = 30.0
 HEARTBEAT = 5.0
 TICK = 0.1
 LINGER = 2.0            # wait this long with nothing to do before exiting (a bulk edit may still be firing)
-WAIT_FOR_RETRY = 30.0   # a retry due this soon is waited for; later ones are left for the next run
+WAIT_FOR_RETRY = 20.0   # a retry due this soon is waited for; later ones (a missing Plex item's first
+                        # retry is 30 s or more away) are left for the next run
 FEED_BATCH = 500
 
 
@@ -106,11 +107,14 @@ class Drain:
             if remaining or not self.worker.idle.is_set():
                 idle_since = None
                 continue
-            next_retry = self.worker.next_retry_at()
-            if next_retry is not None and next_retry - time.time() <= min(WAIT_FOR_RETRY, slice_end - now):
-                idle_since = None  # a retry is due soon: wait for it (the worker sleeps, no busy loop)
-                continue
-            idle_since = idle_since or now
+            if idle_since is None:
+                # Decided once, when the worker falls idle: a retry due soon is waited for (the worker
+                # sleeps, no busy loop). Re-deciding while lingering would wait for a later retry just
+                # because the linger brought it under the limit.
+                next_retry = self.worker.next_retry_at()
+                if next_retry is not None and next_retry - time.time() <= min(WAIT_FOR_RETRY, slice_end - now):
+                    continue
+                idle_since = now
             if now - idle_since < LINGER:
                 continue
             self._stop_worker()
