@@ -407,51 +407,44 @@ class StashSim:
         self._next_id[kind] += 1
         return self._next_id[kind]
 
+    def _add_record(self, kind: str, table: dict[int, dict], defaults: dict[str, Any],
+                    fields: dict[str, Any]) -> int:
+        """Seed one studio, performer, tag or group: Stash's defaults, then the caller's fields.
+        The caller holds the lock."""
+        rid = self._new_id(kind)
+        rec = {"id": rid, **defaults, **fields}
+        self._stamp(rec, created=True)
+        table[rid] = rec
+        return rid
+
     def add_studio(self, name: str, parent_id: int | None = None, **fields: Any) -> int:
         with self._lock:
             if parent_id is not None and parent_id not in self._studios:
                 raise KeyError(f"studio {parent_id} not found")
-            sid = self._new_id("studio")
-            rec = {"id": sid, "name": name, "parent_id": parent_id, "url": None, "aliases": [],
-                   "tag_ids": [], "ignore_auto_tag": False, "stash_ids": [], "rating100": None,
-                   "favorite": False, "details": None, "image": None}
-            rec.update(fields)
-            self._stamp(rec, created=True)
-            self._studios[sid] = rec
-            return sid
+            return self._add_record("studio", self._studios, {
+                "name": name, "parent_id": parent_id, "url": None, "aliases": [], "tag_ids": [],
+                "ignore_auto_tag": False, "stash_ids": [], "rating100": None, "favorite": False,
+                "details": None, "image": None}, fields)
 
     def add_performer(self, name: str, **fields: Any) -> int:
         with self._lock:
-            pid = self._new_id("performer")
-            rec = {"id": pid, "name": name, "disambiguation": None, "urls": [], "gender": None,
-                   "birthdate": None, "alias_list": [], "favorite": False, "tag_ids": [],
-                   "ignore_auto_tag": False, "stash_ids": [], "rating100": None, "details": None,
-                   "image": None}
-            rec.update(fields)
-            self._stamp(rec, created=True)
-            self._performers[pid] = rec
-            return pid
+            return self._add_record("performer", self._performers, {
+                "name": name, "disambiguation": None, "urls": [], "gender": None, "birthdate": None,
+                "alias_list": [], "favorite": False, "tag_ids": [], "ignore_auto_tag": False,
+                "stash_ids": [], "rating100": None, "details": None, "image": None}, fields)
 
     def add_tag(self, name: str, **fields: Any) -> int:
         with self._lock:
-            tid = self._new_id("tag")
-            rec = {"id": tid, "name": name, "description": None, "aliases": [],
-                   "ignore_auto_tag": False, "favorite": False, "parent_ids": [], "image": None}
-            rec.update(fields)
-            self._stamp(rec, created=True)
-            self._tags[tid] = rec
-            return tid
+            return self._add_record("tag", self._tags, {
+                "name": name, "description": None, "aliases": [], "ignore_auto_tag": False,
+                "favorite": False, "parent_ids": [], "image": None}, fields)
 
     def add_group(self, name: str, **fields: Any) -> int:
         with self._lock:
-            gid = self._new_id("group")
-            rec = {"id": gid, "name": name, "aliases": None, "duration": None, "date": None,
-                   "rating100": None, "studio_id": None, "director": None, "synopsis": None,
-                   "urls": [], "tag_ids": [], "front_image": None, "back_image": None}
-            rec.update(fields)
-            self._stamp(rec, created=True)
-            self._groups[gid] = rec
-            return gid
+            return self._add_record("group", self._groups, {
+                "name": name, "aliases": None, "duration": None, "date": None, "rating100": None,
+                "studio_id": None, "director": None, "synopsis": None, "urls": [], "tag_ids": [],
+                "front_image": None, "back_image": None}, fields)
 
     def add_scene(self, title: str | None = None, files: Iterable[str | dict] = (), **fields: Any) -> int:
         """Seed a scene. fields: code, details, director, urls, date, rating100, organized, studio_id,
