@@ -29,6 +29,11 @@ def add(conn: sqlite3.Connection, scene_id: int, error: str, attempts: int, job:
         (int(scene_id), error[:2000], int(attempts), now, json.dumps(job)))
 
 
+def resolve(conn: sqlite3.Connection, scene_id: int) -> None:
+    """The scene synced after all: its dead letter no longer applies. Runs inside the caller's transaction."""
+    conn.execute("DELETE FROM dead_letters WHERE scene_id = ?", (int(scene_id),))
+
+
 def all_letters(conn: sqlite3.Connection) -> list[DeadLetter]:
     rows = conn.execute("SELECT scene_id, error, attempts, failed_at, job FROM dead_letters ORDER BY failed_at")
     return [DeadLetter(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]

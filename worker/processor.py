@@ -377,7 +377,7 @@ class SyncWorker(threading.Thread):
                                 stash_updated_at=scene.get("updated_at"), rating_key=rating_key,
                                 section_id=section_id, content_hash=state_hash, poster_hash=poster_hash)
             reviews.resolve(self._conn, job.scene_id)
-            self._conn.execute("DELETE FROM dead_letters WHERE scene_id = ?", (job.scene_id,))
+            dead_letters.resolve(self._conn, job.scene_id)
             _fault("during_state_write")  # a kill here rolls the row back: the job simply runs again
         _fault("before_ack")
         self.queue.ack(job)
