@@ -13,10 +13,14 @@ import time
 from typing import Iterator
 
 DB_FILE = "plexsync.db"
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
 
-SCHEMA = """
+# Every release's schema change is one entry here, applied in order inside one transaction per version,
+# so a database written by any earlier release opens with its pending scenes, sync state, reviews and dead
+# letters (tests/queue/test_migrations.py opens a file made by release 0.1.0). Never edit an entry that
+# has been released: add the next version.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "release 0.1.0: pending set, lease, drain request, sync state, dead letters, reviews, state", """
 CREATE TABLE IF NOT EXISTS pending (
     scene_id     INTEGER PRIMARY KEY,
     recorded_at  REAL NOT NULL,     -- when the newest update was recorded
@@ -60,7 +64,9 @@ CREATE TABLE IF NOT EXISTS state (
     key    TEXT PRIMARY KEY,
     value  TEXT NOT NULL
 );
-"""
+"""),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -82,19 +88,33 @@ def _open(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+    if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch to WAL journal (got {mode})")
-        with transaction(conn):
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        migrate(conn)
+    # A newer release's file (a downgrade) is used as it is: its extra tables and columns are kept.
     # NORMAL keeps commits across a killed process (the failure Stash's Stop causes); FULL would add an
     # fsync to every hook for protection against power loss only.
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the file's user_version, in order; returns the version reached.
+    Each version commits on its own, so a process killed mid-way resumes at the next version."""
+    while True:
+        with transaction(conn):
+            # Read inside the write lock: two processes opening an old file never both apply a version.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            pending = [m for m in MIGRATIONS if m[0] > version]
+            if not pending:
+                return version
+            number, _what, statements = pending[0]
+            for statement in statements.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
 
 
 def _move_aside(path: str) -> str:
