@@ -12,7 +12,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Mapping
 
-from plex.pin import parse_plex_item_url
 from queue.database import get_state
 from queue.operations import get_record
 
@@ -33,6 +32,7 @@ def is_own_link_write(conn: sqlite3.Connection, scene_id: int, update_data: Mapp
     values = urls.get("values")
     if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], str):
         return False
+    from plex.pin import parse_plex_item_url  # noqa: PLC0415 - only for a URL-only update
     record = get_record(conn, scene_id)
     machine = get_state(conn, SERVER_KEY)
     if record is None or not record.rating_key or not machine:

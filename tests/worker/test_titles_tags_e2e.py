@@ -109,3 +109,36 @@ def test_excluded_tags_by_name_and_by_parent_never_reach_plex(sandbox):
     run_task(sb, "Sync all")
     assert sb.plex.request_count("PUT") == 0 and sb.plex.request_count("GET", "/library/metadata/") == 0
     assert plex_item_for(sb, scene)["genres"] == ["Drama"]
+
+
+def test_moving_a_tag_under_an_excluded_parent_removes_it_from_plex_with_that_save(sandbox):
+    from tests.worker.helpers import gql
+    sb = sandbox
+    workflow = sb.stash.add_tag("Workflow")
+    night, drama = sb.world.tags["Night"], sb.world.tags["Drama"]
+    configure(sb, exclude_tags_under="Workflow")
+    scene = unambiguous(sb)[4]
+    update_scene(sb, scene, tag_ids=[str(night), str(drama)])
+    assert sb.host.wait_idle(120)
+    assert sorted(plex_item_for(sb, scene)["genres"]) == ["Drama", "Night"]
+
+    # Stash fires Tag.Update.Post (no scene hook): PlexSync queues the scenes of the tag and its children.
+    gql(sb, "mutation($input: TagUpdateInput!) { tagUpdate(input: $input) { id } }",
+        {"input": {"id": str(night), "parent_ids": [str(workflow)]}})
+    assert sb.host.wait_idle(120)
+    assert plex_item_for(sb, scene)["genres"] == ["Drama"]
+
+
+def test_renaming_a_parent_studio_shown_by_the_title_template_retitles_its_child_studios_scenes(sandbox):
+    from tests.worker.helpers import gql
+    sb = sandbox
+    configure(sb, title_template="{parent_studio} - {title}")
+    child, parent = sb.world.studios["Harbor Nights"], sb.world.studios["Blue Harbor Films"]
+    scene = unambiguous(sb)[6]
+    update_scene(sb, scene, title="Pier", studio_id=str(child))
+    assert sb.host.wait_idle(120)
+    assert plex_item_for(sb, scene)["title"] == "Blue Harbor Films - Pier"
+    gql(sb, "mutation($input: StudioUpdateInput!) { studioUpdate(input: $input) { id } }",
+        {"input": {"id": str(parent), "name": "Blue Harbour Group"}})
+    assert sb.host.wait_idle(120)
+    assert plex_item_for(sb, scene)["title"] == "Blue Harbour Group - Pier"
