@@ -226,7 +226,7 @@ class SyncWorker(threading.Thread):
         try:
             scene = read_scene(self.stash, scene_id)
             cover = None
-            if scene is not None and self.settings.sync_cover:
+            if scene is not None and self.settings.sync_cover and not self._view().out_of_scope(scene):
                 cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))
         except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception for GraphQL errors
             error = f"Stash: {log.redact(str(exc))[:300]}"

@@ -54,3 +54,15 @@ def test_default_settings_write_the_same_title_as_before_and_no_new_fields():
     assert "contentRating" not in fields and "label" not in fields and fields.get("genre") == ("A",)
     untitled = desired_plex_fields(dict(scene, title=None), Settings())
     assert untitled.get("title") == "file name"
+
+
+def test_summary_footer_holds_the_scene_address_only_when_asked():
+    scene = {"id": "5", "title": "T", "details": "Line one\n", "files": []}
+    on = Settings(stash_link_in_summary=True)
+    assert desired_plex_fields(scene, on, "http://nas:9999/scenes/5").get("summary") == (
+        "Line one\n\nStash: http://nas:9999/scenes/5")
+    assert desired_plex_fields(dict(scene, details=None), on, "http://nas:9999/scenes/5").get("summary") == (
+        "Stash: http://nas:9999/scenes/5")
+    assert desired_plex_fields(scene, Settings(), "http://nas:9999/scenes/5").get("summary") == "Line one\n"
+    loaded = load_settings({"stash_url": "http://nas:9999/"})
+    assert loaded.settings.stash_url == "http://nas:9999" and not loaded.problems
