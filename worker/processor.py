@@ -225,6 +225,8 @@ class SyncWorker(threading.Thread):
         read_at = time.time()  # the sync timestamp: an update after this moment is not in what we write
         try:
             scene = read_scene(self.stash, scene_id)
+            if scene is not None:
+                self._view().prepare(scene)
             cover = None
             if scene is not None and self.settings.sync_cover and not self._view().out_of_scope(scene):
                 cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))

@@ -30,6 +30,13 @@ class SceneView:
     def out_of_scope(self, scene: Mapping[str, Any]) -> str | None:
         return out_of_scope_reason(scene, self.settings)
 
+    def prepare(self, scene: Mapping[str, Any]) -> None:
+        """Read from Stash what `desired` will need (tag ancestors), so a Stash failure happens here,
+        where the worker treats it as a Stash error (retried, never a dead letter)."""
+        if self._tree is not None:
+            self._tree.learn(scene.get("tags"))
+            kept_tags(scene.get("tags"), self._names, self._under, self._tree.parents_of)
+
     def desired(self, scene: Mapping[str, Any]) -> PlexFields:
         if self._names or self._under:
             parents_of = None
