@@ -241,14 +241,19 @@ def with_stash_footer(summary: str, stash_scene_url: str) -> str:
 def titles(scene: Mapping[str, Any], settings: Any) -> dict[str, FieldValue]:
     """title and titleSort from the templates (validation/templates.py); the file name when the
     scene has no title; nothing when there is neither (Plex's title is left alone)."""
-    from validation.templates import render_template, scene_placeholder_values  # noqa: PLC0415
+    template = getattr(settings, "title_template", "") or ""
+    sort_template = getattr(settings, "sort_title_template", "") or ""
+    if not template and not sort_template:  # the default: exactly the values (and hashes) of before
+        title = _clean(scene.get("title"), True)
+        if not title.strip():
+            title = _clean(primary_file_title(scene), True)
+        return {"title": title, "titleSort": title} if title.strip() else {}
     file_title = _clean(primary_file_title(scene), False).strip()
+    from validation.templates import render_template, scene_placeholder_values  # noqa: PLC0415
     values = scene_placeholder_values(scene, file_title, lambda v: _clean(v, False))
-    template = getattr(settings, "title_template", "") or "{title}"
-    title = cap_text(render_template(template, values) or file_title)
+    title = cap_text(render_template(template or "{title}", values) or file_title)
     if not title.strip():
         return {}
-    sort_template = getattr(settings, "sort_title_template", "") or ""
     sort_title = cap_text(render_template(sort_template, values)) if sort_template else title
     return {"title": title, "titleSort": sort_title if sort_title.strip() else title}
 

@@ -14,6 +14,7 @@ How empty placeholders vanish (so no " - " or "()" is left dangling):
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Union
@@ -48,8 +49,9 @@ def placeholder_name(raw: str) -> str:
     return re.sub(r"[\s\-]+", "_", raw.strip().lower())
 
 
+@functools.lru_cache(maxsize=16)  # a template is a setting: parsed once per process, not once per scene
 def parse_template(template: str) -> list[_Node]:
-    """Template text -> nodes; raises TemplateError naming an unknown placeholder."""
+    """Template text -> nodes (never mutated by callers); raises TemplateError naming an unknown placeholder."""
     stack: list[tuple[str, list[_Node]]] = [("", [])]
     for m in _TOKEN.finditer(template):
         token = m.group(0)

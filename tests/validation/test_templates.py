@@ -66,3 +66,18 @@ def test_summary_footer_holds_the_scene_address_only_when_asked():
     assert desired_plex_fields(scene, Settings(), "http://nas:9999/scenes/5").get("summary") == "Line one\n"
     loaded = load_settings({"stash_url": "http://nas:9999/"})
     assert loaded.settings.stash_url == "http://nas:9999" and not loaded.problems
+
+
+def test_with_default_settings_the_state_hash_is_the_one_recorded_before_issue_13():
+    """Upgrading must not re-send an unchanged library: these hashes were computed by the code before
+    templates, labels and exclusions existed (commit a639200)."""
+    from validation.metadata import scene_state_hash
+    scene = {"id": "3", "title": "  Café Noir — Zoë’s 🌙 ", "details": "Two\nlines", "date": "2021-07",
+             "code": "HL-7", "director": "A, B", "studio": {"name": "Studio Éclair", "parent_studio": None},
+             "performers": [{"name": "Zoë Ångström"}], "tags": [{"id": "1", "name": "Night", "parents": []}],
+             "groups": [], "urls": ["https://example.invalid/1"], "rating100": 80, "files": [{"path": "/data/x.mp4"}]}
+    untitled = dict(scene, title=None)
+    assert scene_state_hash(scene, desired_plex_fields(scene, Settings()), "p") == \
+        "f5b64ff6c838a90f34a01de4ae75032c1fc7c4b7"
+    assert scene_state_hash(untitled, desired_plex_fields(untitled, Settings()), "p") == \
+        "02210c738040d7d47cd82ebb3100036b8ba12339"
