@@ -154,12 +154,14 @@ def scene_placeholder_values(scene: Mapping[str, Any], file_title: str,
     def name_of(obj: Any) -> str:
         return clean(obj.get("name")) if isinstance(obj, dict) else ""
 
+    def listed(key: str) -> list[Any]:  # a GraphQL list, or nothing (a wrong type must not stop a drain)
+        value = scene.get(key)
+        return list(value) if isinstance(value, (list, tuple)) else []
+
     studio = scene.get("studio") if isinstance(scene.get("studio"), dict) else {}
     parent = studio.get("parent_studio") if isinstance(studio.get("parent_studio"), dict) else {}
-    performers = [n for n in (name_of(p).strip() for p in (scene.get("performers") or ())
-                              if isinstance(scene.get("performers"), list)) if n]
-    groups = [g for g in (scene.get("groups") or ()) if isinstance(g, dict)] \
-        if isinstance(scene.get("groups"), list) else []
+    performers = [n for n in (name_of(p).strip() for p in listed("performers")) if n]
+    groups = [g for g in listed("groups") if isinstance(g, dict)]
     first_group = groups[0] if groups else {}
     group_obj = first_group.get("group") if isinstance(first_group.get("group"), dict) else {}
     index = first_group.get("scene_index")

@@ -81,3 +81,11 @@ def test_with_default_settings_the_state_hash_is_the_one_recorded_before_issue_1
         "f5b64ff6c838a90f34a01de4ae75032c1fc7c4b7"
     assert scene_state_hash(untitled, desired_plex_fields(untitled, Settings()), "p") == \
         "02210c738040d7d47cd82ebb3100036b8ba12339"
+
+
+def test_wrong_typed_scene_fields_never_stop_the_title_templates():
+    settings = load_settings({"title_template": "{performers} - {first_performer} {group} #{scene_index} "
+                                                "{studio} {parent_studio} {date} {year} {code} {title}"}).settings
+    odd = {"id": "1", "title": 3.5, "performers": 1.5, "groups": 7, "studio": "x", "date": 2020, "code": None,
+           "files": [{"path": "/a/b.mp4"}]}
+    assert desired_plex_fields(odd, settings).get("title") == "2020 2020 3.5"  # {date} {year} {title}
