@@ -11,7 +11,11 @@ a single SQLite transaction, no Plex traffic. Rules:
 - Only when the name is synced at all: performers -> actors (sync_performers), studio -> studio
   (sync_studio) or a collection (collections_from_studio), tags -> genres (sync_tags), groups ->
   collections (collections_from_groups). A studio's parent is not written to Plex, so a parent change
-  alone queues nothing; a renamed studio queues only the scenes directly in it (depth 0).
+  alone queues nothing; a renamed studio queues only the scenes directly in it (depth 0), or also those
+  of its child studios when a title template shows {parent_studio}. A name shown by a title template
+  ({performers}, {studio}, {group}...) counts as synced.
+- A tag update that sends parents or children, while tags are excluded by parent tag
+  (exclude_tags_under), queues the scenes of the tag and of every tag below it (depth -1).
 """
 from __future__ import annotations
 
@@ -35,7 +39,21 @@ class EntityKind:
     def synced(self, settings: Settings | None) -> bool:
         if settings is None:
             return True  # settings unreadable: recording loses nothing
-        return any(bool(getattr(settings, name, False)) for name in self.settings_names)
+        return any(bool(getattr(settings, name, False)) for name in self.settings_names) or bool(
+            self.in_titles(settings))
+
+    def in_titles(self, settings: Settings | None) -> set[str]:
+        """Placeholders of the title templates that show this kind's names (a rename changes titles)."""
+        templates = [t for t in (getattr(settings, "title_template", ""), getattr(settings, "sort_title_template", ""))
+                     if t]
+        if not templates:
+            return set()
+        from validation.templates import uses_placeholder  # noqa: PLC0415 - only when a template is set
+        return {p for p in TITLE_PLACEHOLDERS.get(self.label, ()) for t in templates if uses_placeholder(t, p)}
+
+
+TITLE_PLACEHOLDERS = {"performer": ("performers", "first_performer"), "studio": ("studio", "parent_studio"),
+                      "group": ("group",)}
 
 
 KINDS: dict[str, EntityKind] = {
@@ -65,10 +83,17 @@ def sent_name(hook_context: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def scenes_carrying(client: StashClient, kind: EntityKind, object_id: int) -> list[int]:
+def moved_in_hierarchy(hook_context: Mapping[str, Any], settings: Settings | None) -> bool:
+    """A tag update that sent parents or children while tags are excluded by parent tag."""
+    fields = hook_context.get("inputFields")
+    return bool(settings is not None and getattr(settings, "exclude_tags_under", ()) and isinstance(fields, list)
+                and ("parent_ids" in fields or "child_ids" in fields))
+
+
+def scenes_carrying(client: StashClient, kind: EntityKind, object_id: int, depth: int = 0) -> list[int]:
     criterion: dict[str, Any] = {"value": [str(object_id)], "modifier": "INCLUDES"}
     if kind.hierarchical:
-        criterion["depth"] = 0
+        criterion["depth"] = depth
     data = client.execute(SCENES_QUERY, {"sf": {kind.criterion: criterion}, "f": {"per_page": -1}})
     scenes = (data.get("findScenes") or {}).get("scenes") or []
     return [int(s["id"]) for s in scenes if str(s.get("id", "")).isdigit()]
@@ -85,6 +110,14 @@ def on_entity_update(hook_type: str, object_id: int, hook_context: Mapping[str, 
     if settings is not None and not settings.enabled:
         log.debug(f"{kind.label} {object_id}: Pause sync is on, update not recorded")
         return 0
+    if kind.label == "tag" and moved_in_hierarchy(hook_context, settings):
+        # Exclusion by parent tag: this tag and every tag below it may now be in or out of an excluded
+        # branch. Their scenes are queued; those whose Plex tags do not change cost no Plex request.
+        scene_ids = scenes_carrying(client, kind, object_id, depth=-1)
+        if scene_ids:
+            pending.record_many(queue.conn, scene_ids, "tag-parents")
+        log.info(f"tag {object_id} parents or children saved: {len(scene_ids)} scene(s) queued for Plex")
+        return len(scene_ids)
     name = sent_name(hook_context)
     if name is None:
         log.debug(f"{kind.label} {object_id}: update sent no name, skipped")
@@ -97,7 +130,9 @@ def on_entity_update(hook_type: str, object_id: int, hook_context: Mapping[str, 
     if get_state(conn, key) == name:
         log.debug(f"{kind.label} {object_id}: name unchanged, skipped")
         return 0
-    scene_ids = scenes_carrying(client, kind, object_id)
+    # A studio's name reaches its child studios' scenes when the titles show {parent_studio}.
+    depth = -1 if "parent_studio" in kind.in_titles(settings) else 0
+    scene_ids = scenes_carrying(client, kind, object_id, depth=depth)
     if scene_ids:
         pending.record_many(conn, scene_ids, f"{kind.label}-rename")
     # Remembered only after the scenes are recorded: a failure before this point queues again next Save.

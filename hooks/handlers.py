@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from hooks.own_writes import is_own_link_write
 from queue.pending import PendingSet
 from stash import log
 from validation.config import Settings
+from worker.scope import gate_input_fields
 
 # SceneUpdateInput keys whose change can alter what Plex shows (Stash sends every key; inputFields
 # says which ones the client set). `files`/`primary_file_id` matter because matching is by path.
@@ -44,14 +46,15 @@ def unmark_scene_pending(scene_id: int) -> None:
         _in_queue.discard(scene_id)
 
 
-def touches_synced_field(update_data: Mapping[str, Any]) -> bool:
-    """A scan or create sends `input: null`: always relevant (a moved file changes the match)."""
+def touches_synced_field(update_data: Mapping[str, Any], extra_fields: frozenset[str] = frozenset()) -> bool:
+    """A scan or create sends `input: null`: always relevant (a moved file changes the match).
+    `extra_fields`: input keys that matter under the current settings (scope gates: worker/scope.py)."""
     if update_data.get("input") is None:
         return True
     fields = update_data.get("inputFields")
     if not isinstance(fields, list):
         return True  # no field list: cannot prove it is irrelevant
-    return any(isinstance(f, str) and f in SYNCED_INPUT_FIELDS for f in fields)
+    return any(isinstance(f, str) and (f in SYNCED_INPUT_FIELDS or f in extra_fields) for f in fields)
 
 
 def _update_time(update_data: Mapping[str, Any], now: float) -> float:
@@ -74,8 +77,11 @@ def on_scene_update(scene_id: int, update_data: Mapping[str, Any], queue: Pendin
     if settings is not None and not settings.enabled:
         log.debug(f"scene {scene_id}: Pause sync is on, update not recorded")
         return False
-    if not touches_synced_field(update_data):
+    if not touches_synced_field(update_data, gate_input_fields(settings)):
         log.debug(f"scene {scene_id}: update touches no synced field, skipped")
+        return False
+    if is_own_link_write(queue.conn, scene_id, update_data):
+        log.debug(f"scene {scene_id}: update is PlexSync's own Plex link in the scene's URLs, skipped")
         return False
     now = time.time()
     updated = _update_time(update_data, now)

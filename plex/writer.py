@@ -15,7 +15,8 @@ from urllib.parse import quote
 from validation.metadata import PlexFields, SCALAR_FIELDS, TAG_FIELDS
 
 # Plex tag edit name -> plexapi attribute on a Movie.
-TAG_ATTR = {"director": "directors", "actor": "roles", "genre": "genres", "collection": "collections"}
+TAG_ATTR = {"director": "directors", "actor": "roles", "genre": "genres", "collection": "collections",
+           "label": "labels"}
 # plexapi sends an edit in the PUT's query string. HTTP servers cap the request line (the simulated
 # Plex, like Python's http.server, at 64 KiB; Plex documents no figure), so a summary too long to fit is
 # shortened rather than failing the whole edit on every retry. Others fields are small (capped at 255).

@@ -102,6 +102,46 @@ SPECS: dict[str, Spec] = {
     "verify_stash_tls": Spec("BOOLEAN", False, "Verify Stash certificate",
                              "Check Stash's HTTPS certificate when it serves TLS (off by default: self-signed "
                              "certificates are common and PlexSync only talks to the Stash that started it)."),
+    # Issue 13: titles, tags, scope, links both ways. Empty / off keeps today's behaviour.
+    "title_template": Spec("STRING", "", "Title template",
+                           "Plex title built from the scene, e.g. {performers} - {title} ({date}). Placeholders: "
+                           "{title} (the file name when the scene has none), {studio}, {parent_studio}, {date}, "
+                           "{year}, {code}, {performers}, {first_performer}, {group}, {scene_index}. Empty "
+                           "placeholders vanish with their separator or brackets. Empty: {title}."),
+    "sort_title_template": Spec("STRING", "", "Sort title template",
+                                "Plex sort title, same placeholders as the title template, e.g. {date} {title} to "
+                                "sort by date or {first_performer} {title} by performer. Empty: the title."),
+    "content_rating": Spec("STRING", "", "Content rating",
+                           "Written (locked) as every synced item's Plex content rating, e.g. XXX, which Plex "
+                           "managed users' restrictions filter on. Empty: Plex's content rating is left alone."),
+    "tag_destination": Spec("STRING", "", "Tags go to",
+                            "Where scene tags go in Plex: genres, labels (what smart collections and managed-user "
+                            "restrictions filter on) or both. Empty: genres. The other field is left alone."),
+    "exclude_tags": Spec("STRING", "", "Excluded tags",
+                         "Comma-separated tag names that never reach Plex, e.g. To review, Favourite. Empty: none."),
+    "exclude_tags_under": Spec("STRING", "", "Excluded parent tags",
+                               "Comma-separated parent tag names: each one and every tag below it in Stash's tag "
+                               "hierarchy (children, grandchildren...) never reach Plex, e.g. Workflow. Empty: none."),
+    "only_organized": Spec("BOOLEAN", False, "Only organized scenes",
+                           "On: only scenes marked Organized are synced; the Plex items of other scenes are left "
+                           "as they are. A scene is synced when it is marked Organized."),
+    "only_with_stash_id": Spec("BOOLEAN", False, "Only scenes with a StashID",
+                               "On: only scenes with at least one StashID (matched on a stash-box) are synced."),
+    "only_with_tags": Spec("STRING", "", "Only scenes with tags",
+                           "Comma-separated tag names: only scenes with at least one of them are synced. "
+                           "Empty: no such limit."),
+    "skip_scenes_with_tags": Spec("STRING", "", "Skip scenes with tags",
+                                  "Comma-separated tag names: scenes with any of them are not synced (their Plex "
+                                  "items are left as they are). Empty: none skipped."),
+    "link_plex_in_stash": Spec("BOOLEAN", False, "Add Plex link to Stash scenes",
+                               "On: after a sure match, the item's Plex Web address is added to the scene's URLs "
+                               "in Stash (your own URLs are kept). It also pins the match across file renames."),
+    "stash_link_in_summary": Spec("BOOLEAN", False, "Stash link in Plex summary",
+                                  "On: the Plex summary ends with a line holding the scene's address in Stash "
+                                  "(needs details synced)."),
+    "stash_url": Spec("STRING", "", "Stash address for links",
+                      "Address of Stash as you open it in a browser, used for the link in the Plex summary, e.g. "
+                      "http://192.168.1.10:9999. Empty: the address Stash gives the plugin."),
 }
 
 FIELD_TOGGLES = ("sync_title", "sync_details", "sync_date", "sync_studio", "sync_code", "sync_director",
@@ -180,6 +220,19 @@ class Settings(_Frozen):
     dry_run: bool = False
     debug_logging: bool = False
     verify_stash_tls: bool = False
+    title_template: str = ""
+    sort_title_template: str = ""
+    content_rating: str = ""
+    tag_destination: str = "genres"  # genres | labels | both
+    exclude_tags: tuple[str, ...] = ()
+    exclude_tags_under: tuple[str, ...] = ()
+    only_organized: bool = False
+    only_with_stash_id: bool = False
+    only_with_tags: tuple[str, ...] = ()
+    skip_scenes_with_tags: tuple[str, ...] = ()
+    link_plex_in_stash: bool = False
+    stash_link_in_summary: bool = False
+    stash_url: str = ""
 
     def field_enabled(self, name: str) -> bool:
         """`name` is a toggle key such as "sync_tags" or its short form "tags"."""
@@ -316,6 +369,7 @@ def load_settings(raw: Any) -> LoadedSettings:
         values["plex_libraries"] = tuple(p.strip() for p in values["plex_libraries"].split(",") if p.strip())
     if "path_map" in values:
         values["path_map"] = parse_path_map(values["path_map"], problems)
+    parse_issue13_settings(values, problems)
     return LoadedSettings(Settings(**_as_attributes(values)), problems)
 
 
@@ -329,3 +383,41 @@ def _as_attributes(values: dict[str, Any]) -> dict[str, Any]:
         if name in known:
             attributes[name] = (not value) if spec.inverted else value
     return attributes
+
+
+TAG_DESTINATIONS = ("genres", "labels", "both")
+_NAME_LISTS = ("exclude_tags", "exclude_tags_under", "only_with_tags", "skip_scenes_with_tags")
+
+
+def parse_issue13_settings(values: dict[str, Any], problems: list[str]) -> None:
+    """Templates, tag destination, name lists and the Stash address (issue 13), parsed in place.
+    The parsers are imported only when their setting is set: every hook process loads settings."""
+    for key in ("title_template", "sort_title_template"):
+        if not values.get(key):
+            continue
+        from validation.templates import check_template  # noqa: PLC0415 - standard library only
+        problem = check_template(values[key])
+        if problem:
+            problems.append(f"setting {key}: {problem}; using the default")
+            values[key] = ""
+    if values.get("tag_destination"):
+        wanted = values["tag_destination"].strip().lower()
+        if wanted not in TAG_DESTINATIONS:
+            problems.append(f"setting tag_destination = {_show('tag_destination', values['tag_destination'])} "
+                            f"is not one of {', '.join(TAG_DESTINATIONS)}; using genres")
+            wanted = "genres"
+        values["tag_destination"] = wanted
+    elif "tag_destination" in values:
+        values["tag_destination"] = "genres"
+    for key in _NAME_LISTS:
+        if key in values:
+            from validation.tag_filter import parse_names  # noqa: PLC0415
+            values[key] = parse_names(values[key])
+    if values.get("stash_url"):
+        url = values["stash_url"].rstrip("/")
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            problems.append(f"setting stash_url = {_show('stash_url', values['stash_url'])} must start with "
+                            f"http:// or https:// and name a host; using the address Stash gives the plugin")
+            url = ""
+        values["stash_url"] = url

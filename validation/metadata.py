@@ -26,11 +26,11 @@ from typing import Any, Mapping, Union
 
 # Plex edit field names (the `<name>.value` / `<name>[i].tag.tag` keys of a PUT).
 SCALAR_FIELDS = ("title", "titleSort", "summary", "originallyAvailableAt", "year", "studio", "tagline",
-                 "userRating")
-TAG_FIELDS = ("director", "actor", "genre", "collection")
+                 "userRating", "contentRating")
+TAG_FIELDS = ("director", "actor", "genre", "collection", "label")
 
 PLEX_VARCHAR_LIMIT = 255
-_CAPPED = {"title", "titleSort", "studio", "tagline"}
+_CAPPED = {"title", "titleSort", "studio", "tagline", "contentRating"}
 
 FieldValue = Union[str, int, float, None, tuple[str, ...]]
 
@@ -164,20 +164,21 @@ def _enabled(settings: Any, name: str) -> bool:
     return bool(getattr(settings, f"sync_{name}", True))
 
 
-def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
-    """Map one Stash scene to the Plex values it should have; only enabled fields are present."""
+def desired_plex_fields(scene: Mapping[str, Any], settings: Any, stash_scene_url: str | None = None) -> PlexFields:
+    """Map one Stash scene to the Plex values it should have; only enabled fields are present.
+    `stash_scene_url` (the scene's address in Stash) ends the summary when stash_link_in_summary is on."""
     values: dict[str, FieldValue] = {}
 
     if _enabled(settings, "title"):
-        title = _clean(scene.get("title"), True)
-        if not title.strip():
-            title = _clean(primary_file_title(scene), True)
-        if title.strip():
-            values["title"] = title
-            values["titleSort"] = title
+        values.update(titles(scene, settings))
 
     if _enabled(settings, "details"):
         values["summary"] = _clean(scene.get("details"), False)
+        if stash_scene_url and getattr(settings, "stash_link_in_summary", False):
+            values["summary"] = with_stash_footer(str(values["summary"]), stash_scene_url)
+
+    if getattr(settings, "content_rating", ""):
+        values["contentRating"] = _clean(settings.content_rating, True)
 
     if _enabled(settings, "date"):
         raw_date = scene.get("date")
@@ -203,7 +204,10 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
         values["actor"] = _names(scene.get("performers"))
 
     if _enabled(settings, "tags"):
-        values["genre"] = _names(scene.get("tags"))
+        destination = getattr(settings, "tag_destination", "genres") or "genres"
+        for tag_field, wanted in (("genre", ("genres", "both")), ("label", ("labels", "both"))):
+            if destination in wanted:
+                values[tag_field] = _names(scene.get("tags"))
 
     from_studio = bool(getattr(settings, "collections_from_studio", False))
     from_groups = bool(getattr(settings, "collections_from_groups", False))
@@ -223,6 +227,35 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
                 pass  # not a number: leave Plex's rating alone
 
     return PlexFields(values, bool(getattr(settings, "preserve_plex_edits", False)))
+
+
+STASH_FOOTER_PREFIX = "Stash: "
+
+
+def with_stash_footer(summary: str, stash_scene_url: str) -> str:
+    """The summary plus one last line with the scene's Stash address (the way back from Plex)."""
+    footer = STASH_FOOTER_PREFIX + stash_scene_url
+    return f"{summary.rstrip()}\n\n{footer}" if summary.strip() else footer
+
+
+def titles(scene: Mapping[str, Any], settings: Any) -> dict[str, FieldValue]:
+    """title and titleSort from the templates (validation/templates.py); the file name when the
+    scene has no title; nothing when there is neither (Plex's title is left alone)."""
+    template = getattr(settings, "title_template", "") or ""
+    sort_template = getattr(settings, "sort_title_template", "") or ""
+    if not template and not sort_template:  # the default: exactly the values (and hashes) of before
+        title = _clean(scene.get("title"), True)
+        if not title.strip():
+            title = _clean(primary_file_title(scene), True)
+        return {"title": title, "titleSort": title} if title.strip() else {}
+    file_title = _clean(primary_file_title(scene), False).strip()
+    from validation.templates import render_template, scene_placeholder_values  # noqa: PLC0415
+    values = scene_placeholder_values(scene, file_title, lambda v: _clean(v, False))
+    title = cap_text(render_template(template or "{title}", values) or file_title)
+    if not title.strip():
+        return {}
+    sort_title = cap_text(render_template(sort_template, values)) if sort_template else title
+    return {"title": title, "titleSort": sort_title if sort_title.strip() else title}
 
 
 def content_hash(fields: PlexFields) -> str:

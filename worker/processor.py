@@ -27,11 +27,14 @@ from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
 from stash import log
 from validation.config import Settings
-from validation.metadata import desired_plex_fields, scene_state_hash
+from validation.metadata import scene_state_hash
 from worker import retry
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, QueuedJob
+from worker import stash_link
 from worker.plex_session import PlexSession, PlexSetupError
+from worker.scene_view import SceneView
+from worker.stash_gql import stash_call
 from worker.stash_reader import bytes_hash, fetch_cover, read_scene
 
 
@@ -107,6 +110,7 @@ class SyncWorker(threading.Thread):
         self._stop_after: StopDrain | None = None
         self._stash_failures = 0
         self.crashed: BaseException | None = None
+        self._scene_view: SceneView | None = None
 
     # ----- thread control (called from the drain's main thread) -----
     def stop(self) -> None:
@@ -221,8 +225,10 @@ class SyncWorker(threading.Thread):
         read_at = time.time()  # the sync timestamp: an update after this moment is not in what we write
         try:
             scene = read_scene(self.stash, scene_id)
+            if scene is not None:
+                self._view().prepare(scene)
             cover = None
-            if scene is not None and self.settings.sync_cover:
+            if scene is not None and self.settings.sync_cover and not self._view().out_of_scope(scene):
                 cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))
         except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception for GraphQL errors
             error = f"Stash: {log.redact(str(exc))[:300]}"
@@ -301,10 +307,21 @@ class SyncWorker(threading.Thread):
             self._breaker.record_success()
         return self._plex
 
+    def _view(self) -> SceneView:
+        if self._scene_view is None:
+            self._scene_view = SceneView(self.settings, lambda q, v: stash_call(self.stash, q, v),
+                                         str(getattr(self.stash, "url", "") or ""))
+        return self._scene_view
+
     def _sync_scene(self, job: QueuedJob, scene: dict[str, Any], cover: bytes | None, read_at: float) -> Outcome:
         scene_id = job.scene_id
         settings = self.settings
-        desired = desired_plex_fields(scene, settings)
+        out_of_scope = self._view().out_of_scope(scene)
+        if out_of_scope:
+            log.debug(f"scene {scene_id}: not synced, out of scope: {out_of_scope}; its Plex item is left as it is")
+            self.queue.ack(job)
+            return Outcome.SKIPPED
+        desired = self._view().desired(scene)
         poster_hash = bytes_hash(cover) if settings.sync_cover else None
         state_hash = scene_state_hash(scene, desired, poster_hash)
         record = get_record(self._conn, scene_id)
@@ -356,11 +373,28 @@ class SyncWorker(threading.Thread):
             upload_poster(item, cover)
         self._breaker.record_success()
         section_id = plan.section_id or (chosen.section_id if chosen else None)
+        link = None
+        if settings.link_plex_in_stash and result.confidence is Confidence.HIGH:
+            link = stash_link.planned_link(scene, str(getattr(session.plex, "machineIdentifier", "") or ""),
+                                           result.rating_key)
+        if link:  # the state is recorded as it will be once the link is in: its hook run then finds no change
+            state_hash = scene_state_hash(dict(scene, urls=stash_link.urls_after(scene, link)), desired, poster_hash)
         self._finish(job, scene, result.rating_key, section_id, state_hash,
                      poster_hash if cover else (record.poster_hash if record else None), read_at)
         log.info(f"scene {scene_id} synced to Plex item {result.rating_key}: {describe_plan(plan)}"
                  f"{'; poster uploaded' if poster_changed else ''}")
+        if link:
+            self._add_link(scene_id, link)
         return Outcome.SYNCED
+
+    def _add_link(self, scene_id: int, link: str) -> None:
+        """After the sync is recorded (so the hook this write fires recognises it and records nothing)."""
+        try:
+            stash_link.add_link(self.stash, scene_id, link)
+            log.debug(f"scene {scene_id}: added its Plex link to the scene's URLs in Stash")
+        except Exception as exc:  # noqa: BLE001 - the sync itself succeeded; the next sync tries again
+            log.warning(f"scene {scene_id}: could not add the Plex link to the scene's URLs in Stash "
+                        f"({log.redact(str(exc))[:200]}); it is tried again on the scene's next sync")
 
     def _holds_scene_file(self, item: Any, result: Any) -> bool:
         """The fetched item's part files include one of the scene's (mapped) files."""

@@ -302,18 +302,22 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
     else:
         # Imported here: the fragment and hashes are the worker's own, so "unchanged" means exactly what
         # the worker would decide (these pull in stashapi/plexapi, which a task may load).
-        from validation.metadata import desired_plex_fields, scene_state_hash  # noqa: PLC0415
+        from validation.metadata import scene_state_hash  # noqa: PLC0415
+        from worker.scene_view import SceneView  # noqa: PLC0415
         from worker.stash_reader import SCENE_FRAGMENT  # noqa: PLC0415
+        view = SceneView(settings, client.execute, client.url)
 
         queued_now = already_queued(conn)
         fragment = " ".join(SCENE_FRAGMENT.split())
         page: list[dict[str, Any]] = []
 
         def unchanged(scene: dict[str, Any], record: SyncRecord, updated: datetime | None) -> bool:
+            if view.out_of_scope(scene):
+                return True  # nothing to send: the worker would skip it (its Plex item is left as it is)
             if newer_than_sync(updated, record, False):
                 return False
             poster = record.poster_hash if settings.sync_cover else None
-            return scene_state_hash(scene, desired_plex_fields(scene, settings), poster) == record.content_hash
+            return scene_state_hash(scene, view.desired(scene), poster) == record.content_hash
 
         def flush() -> None:
             sort_page(conn, page, queued_now, tally, unchanged)

@@ -17,7 +17,8 @@ SCENE_FRAGMENT = """
 id title code details director urls date rating100 organized updated_at
 studio { id name parent_studio { id name } }
 performers { id name }
-tags { id name }
+tags { id name parents { id name } }
+stash_ids { endpoint stash_id }
 groups { scene_index group { id name } }
 files { path basename }
 paths { screenshot }

@@ -223,7 +223,10 @@ def test_fuzz_scene_data_mapping():
     illegal = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
     variants = [load_settings({}).settings,
                 load_settings({"collections_from_studio": True, "collections_from_groups": True,
-                               "preserve_plex_edits": True}).settings]
+                               "preserve_plex_edits": True}).settings,
+                load_settings({"title_template": "{performers} - {title} [{group} #{scene_index}] ({date})",
+                               "sort_title_template": "{year} {first_performer} {parent_studio}",
+                               "tag_destination": "both", "content_rating": "XXX"}).settings]
 
     @settings(FUZZ, max_examples=500)
     @given(scene_dicts(), st.sampled_from(variants))
@@ -243,6 +246,7 @@ def test_fuzz_scene_data_mapping():
         # No real Stash sends these shapes (GraphQL types them), but one must never stop a drain.
         try:
             desired_plex_fields(scene, variants[0])
+            desired_plex_fields(scene, variants[2])  # title templates read every scene field
         except (TypeError, AttributeError, ValueError) as exc:
             WRONG_TYPE_FAILURES.append(f"{type(exc).__name__}: {exc}")
         count("scene dicts with wrong types -> desired_plex_fields")
