@@ -125,3 +125,20 @@ def test_sync_disabled_puts_every_scene_out_of_scope(sandbox):
     assert len(data["rows"]) == len(sb.world.scene_ids)
     assert all(row[6] == "sync is disabled in the settings" for row in data["rows"])
     assert f"{len(sb.world.scene_ids)} out of scope" in _report_line(sb)
+
+
+def test_fifty_thousand_rows_draw_only_what_is_in_view(sandbox):
+    """A 50,000-scene page, written by the task's own page writer, loads with only the visible rows in the DOM."""
+    from worker.coverage import STATES, Report, Row
+    from worker.coverage_page import write_page
+
+    sb = sandbox
+    keys = [key for key, _label, _meaning in STATES]
+    rows = [Row(i, f"Scene {i}", f"Studio {i % 40}", keys[i % len(keys)], 1000 + i) for i in range(1, 50_001)]
+    write_page(sb.info["data_dir"], Report(rows=rows, machine_identifier=sb.plex.machine_identifier), STATES)
+    dom = dump_dom(f"{sb.stash.url}/plugin/PlexSync/assets/coverage/")
+    assert "Showing 50000 of 50000 scenes" in dom
+    assert _filter_count(dom, "all") == 50_000 and _filter_count(dom, "synced") == 6250
+    drawn = _rows(dom)
+    assert 10 <= len(drawn) <= 100 and min(drawn) == 1
+    assert "15 other studios" in dom  # the chart keeps the 25 largest studios and sums the rest
