@@ -142,3 +142,19 @@ def test_fifty_thousand_rows_draw_only_what_is_in_view(sandbox):
     drawn = _rows(dom)
     assert 10 <= len(drawn) <= 100 and min(drawn) == 1
     assert "15 other studios" in dom  # the chart keeps the 25 largest studios and sums the rest
+
+
+def test_plex_unreachable_still_writes_the_page_and_says_why(sandbox):
+    sb = sandbox
+    record_pending(sb, sb.world.scene_ids)
+    run_task(sb, "Process queue")
+    sb.plex.stop()  # Plex is down: states still come from the queue database and Stash
+    job = run_task(sb, "Coverage report")
+    assert job["status"] == "FINISHED" and not job.get("error")
+    line = _report_line(sb)
+    assert "18 synced" in line and "Plex not read back (" in line
+    with open(os.path.join(sb.info["data_dir"], "coverage", "coverage.json"), encoding="utf-8") as fh:
+        data = json.load(fh)
+    assert data["drift_checked"] is False and data["plex_problem"]
+    assert not any(row[5] for row in data["rows"])
+    assert sb.info["plex_token"] not in json.dumps(data) and sb.info["plex_token"] not in line
