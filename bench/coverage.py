@@ -97,7 +97,8 @@ def section(result: dict[str, Any]) -> str:
         "",
         "| figure | value |",
         "|---|---|",
-        f"| wall time | {stats.ms()} |",
+        f"| wall time | median {stats.median:.1f} s (IQR {stats.q1:.1f}-{stats.q3:.1f}, "
+        f"min-max {stats.minimum:.1f}-{stats.maximum:.1f}) |",
         f"| per 1,000 scenes (median) | {per_1000 * 1000:.0f} ms |",
         f"| time the task logged (last run) | {task_s.group(1) if task_s else '?'} s |",
         f"| Plex requests per run | {result['requests']} (batches of 100 ratingKeys plus the connection's GET /) |",
