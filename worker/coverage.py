@@ -125,9 +125,15 @@ def classify(scene: dict[str, Any], settings: Settings, view: QueueView) -> tupl
 def check_drift(plex: Any, settings: Settings, batch: list[tuple[Row, Any]]) -> int:
     """Read the batch's Plex items in one request each 100 and note the fields that differ; returns the
     number of Plex requests sent."""
-    from plex.writer import plan_edit  # noqa: PLC0415 - plexapi loads only for a report that reads Plex
+    import plexapi.base  # noqa: PLC0415 - plexapi loads only for a report that reads Plex
+    from plex.writer import TAG_ATTR, plan_edit  # noqa: PLC0415
     from plexapi.exceptions import NotFound  # noqa: PLC0415
+    from validation.metadata import SCALAR_FIELDS  # noqa: PLC0415
 
+    # The batched metadata endpoint returns full items, yet plexapi re-parses the item's key on every read
+    # of an empty attribute to decide whether to reload it (about half the report's time at 50,000 scenes).
+    # USER_DONT_RELOAD_FOR_KEYS is plexapi's public switch for that; this task process reads Plex only here.
+    plexapi.base.USER_DONT_RELOAD_FOR_KEYS.update((*SCALAR_FIELDS, *TAG_ATTR.values(), "fields"))
     requests = 0
     for start in range(0, len(batch), PLEX_BATCH):
         chunk = batch[start:start + PLEX_BATCH]
