@@ -158,3 +158,26 @@ def test_plex_unreachable_still_writes_the_page_and_says_why(sandbox):
     assert data["drift_checked"] is False and data["plex_problem"]
     assert not any(row[5] for row in data["rows"])
     assert sb.info["plex_token"] not in json.dumps(data) and sb.info["plex_token"] not in line
+
+
+def test_a_scheduled_retry_shows_as_waiting_for_plex(sandbox):
+    import time
+
+    from worker.jobs import JobQueue, new_job
+
+    sb = sandbox
+    scene = sb.world.scene_ids[0]
+    job = dict(new_job(scene, "hook"), attempt=2, not_before=time.time() + 3600,
+               last_error="no Plex item has the file /media/scenes/x.mp4")
+    jobs = JobQueue(sb.info["data_dir"])  # as a drain that scheduled the retry left it
+    try:
+        jobs.put(job)
+    finally:
+        jobs.close()
+    run_task(sb, "Coverage report")
+    with open(os.path.join(sb.info["data_dir"], "coverage", "coverage.json"), encoding="utf-8") as fh:
+        data = json.load(fh)
+    states = [s[0] for s in data["states"]]
+    row = next(r for r in data["rows"] if r[0] == scene)
+    assert states[row[3]] == "waiting" and "no Plex item has the file" in row[6]
+    assert "1 waiting for Plex" in _report_line(sb)
