@@ -138,6 +138,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "clear_pending": ("worker.maintenance", "clear_pending"),
     "purge_dead_letters": ("worker.maintenance", "purge_dead_letters"),
     "health": ("worker.health", "health_check"),
+    "coverage": ("worker.coverage", "coverage_report"),
 }
 
 

@@ -85,6 +85,13 @@ def get_record(conn: sqlite3.Connection, scene_id: int) -> SyncRecord | None:
     return SyncRecord(*row) if row else None
 
 
+def all_records(conn: sqlite3.Connection) -> dict[int, SyncRecord]:
+    """Every scene's sync state in one statement (the coverage report reads them all at once)."""
+    rows = conn.execute("SELECT scene_id, synced_at, stash_updated_at, rating_key, section_id, content_hash, "
+                        "poster_hash FROM sync_state")
+    return {int(r[0]): SyncRecord(*r) for r in rows}
+
+
 def forget_scene(conn: sqlite3.Connection, scene_id: int) -> None:
     """A deleted scene: drop its sync state, pending row and review."""
     with transaction(conn):

@@ -60,6 +60,11 @@ def contains(conn: sqlite3.Connection, scene_id: int) -> bool:
     return conn.execute("SELECT 1 FROM pending WHERE scene_id = ?", (scene_id,)).fetchone() is not None
 
 
+def scene_ids(conn: sqlite3.Connection) -> set[int]:
+    """Every pending scene id (the coverage report's one read of this table)."""
+    return {int(r[0]) for r in conn.execute("SELECT scene_id FROM pending")}
+
+
 def remove(conn: sqlite3.Connection, scene_id: int) -> None:
     with transaction(conn):
         conn.execute("DELETE FROM pending WHERE scene_id = ?", (scene_id,))

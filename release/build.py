@@ -29,7 +29,8 @@ TOP_FILES = (f"{PLUGIN_ID}.yml", f"{PLUGIN_ID}.py", "requirements.txt")
 OPTIONAL_TOP_FILES = ("README.md",)
 PACKAGES = ("hooks", "worker", "plex", "queue", "validation", "stash")
 SKIP_DIRS = {"__pycache__", "data", "py_deps"}
-PACKAGE_SUFFIXES = (".py",)   # the runtime packages are pure Python; anything else is not shipped
+# Python, plus the coverage page template (worker/coverage_template); anything else is not shipped.
+PACKAGE_SUFFIXES = (".py", ".html", ".js", ".css")
 
 
 def runtime_files(root: str = REPO_ROOT) -> list[str]:

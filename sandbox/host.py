@@ -85,6 +85,11 @@ class PluginHost:
     def set_enabled(self, plugin_id: str, enabled: bool) -> None:
         (self.disabled.discard if enabled else self.disabled.add)(plugin_id)
 
+    def plugin_for_assets(self, plugin_id: str) -> tuple[PluginConfig | None, bool]:
+        """The plugin Stash's /plugin/<id>/assets route serves from, and whether it is enabled."""
+        plugin = self.plugins.get(plugin_id)
+        return plugin, plugin is not None and plugin_id not in self.disabled
+
     def enabled_plugins(self) -> list[PluginConfig]:
         return [p for pid, p in self.plugins.items() if pid not in self.disabled]
 

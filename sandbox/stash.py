@@ -35,9 +35,10 @@ from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandbox.capture import register_secret
+from sandbox.stash_assets import needs_login_reply, serve_asset
 
 from graphql import (
     GraphQLError,
@@ -83,6 +84,8 @@ class StashHost(Protocol):
     def stop_job(self, job_id: str) -> bool: ...
 
     def job_queue(self) -> list[dict]: ...
+
+    def plugin_for_assets(self, plugin_id: str) -> tuple[Any, bool]: ...
 
 
 class StashError(Exception):
@@ -1337,6 +1340,7 @@ def _serialize_time(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------- HTTP
 
 _SCREENSHOT_RE = re.compile(r"^/scene/(\d+)/screenshot/?$")
+_PLUGIN_ASSET_RE = re.compile(r"^/plugin/([^/]+)/assets(?:/.*)?$")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1448,9 +1452,31 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._send(200, data, image_content_type(data), {"Cache-Control": "no-cache"})
             return
+        if parts.path.startswith("/plugin/"):
+            self._plugin_asset(parts.path, parts.query, query)
+            return
         if parts.path in ("/", "/healthz"):
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
             return
         self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+
+    def _plugin_asset(self, raw_path: str, raw_query: str, query: dict[str, list[str]]) -> None:
+        """GET /plugin/<id>/assets/...: Stash's plugin route behind its login (sandbox/stash_assets.py)."""
+        path = unquote(raw_path)
+        m = _PLUGIN_ASSET_RE.match(path)
+        if m is None or self.sim.host is None:
+            self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+            return
+        ok, _visited, via = self.sim._authenticate_via(self.headers, query)
+        if via == "apikey" and not ok:
+            self._send(401, b"", "text/plain; charset=utf-8", {"WWW-Authenticate": "FormBased"})
+            return
+        if ok:
+            plugin, enabled = self.sim.host.plugin_for_assets(m.group(1))
+            status, body, headers = serve_asset(plugin, enabled, m.group(1), path)
+        else:
+            status, body, headers = needs_login_reply(path, raw_query)
+        content_type = headers.pop("Content-Type", "text/plain; charset=utf-8")
+        self._send(status, body, content_type, headers)
 
     do_HEAD = do_GET

@@ -35,3 +35,11 @@ def test_sections_are_replaced_in_place_and_others_kept(tmp_path):
 def test_stats():
     s = Stats.of([0.3, 0.1, 0.2, 0.4])
     assert (s.minimum, s.maximum, s.median, s.runs) == (0.1, 0.4, 0.25, 4)
+
+
+def test_coverage_bench_times_the_task():
+    from bench import coverage
+    result = coverage.measure(scenes=30, runs=1)
+    assert result["marked"] == 29 and len(result["walls"]) == 1  # the seed leaves one scene without a Plex item
+    assert "29 synced" in result["line"]
+    assert "python -m bench.coverage" in coverage.section(result)

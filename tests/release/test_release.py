@@ -26,7 +26,7 @@ def expected_members() -> set[str]:
         for dirpath, dirnames, filenames in os.walk(os.path.join(REPO_ROOT, package)):
             dirnames[:] = [d for d in dirnames if d not in ("__pycache__", "data", "py_deps")]
             names.update(os.path.relpath(os.path.join(dirpath, f), REPO_ROOT).replace(os.sep, "/")
-                         for f in filenames if f.endswith(".py"))
+                         for f in filenames if f.endswith((".py", ".html", ".js", ".css")))
     return names
 
 
@@ -39,6 +39,8 @@ def test_zip_holds_exactly_the_runtime_files(built):
         assert not any(n.startswith(forbidden) for n in names), forbidden
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert {"queue/__init__.py", "hooks/handlers.py", "worker/drain.py", "worker/deps.py"} <= names
+    assert {"worker/coverage_template/index.html", "worker/coverage_template/coverage.js",
+            "worker/coverage_template/coverage.css"} <= names  # the Coverage report task's page
 
 
 def test_index_entry_matches_the_zip(built):
