@@ -85,15 +85,21 @@ class Row:
                 self.drift, self.note]
 
 
-def scope_reason(scene: dict[str, Any], settings: Settings) -> str | None:
-    """Why a scene is outside what PlexSync syncs, or None. The settings on this branch know one gate."""
+def scope_reason(scene: dict[str, Any], settings: Settings, scene_view: Any = None) -> str | None:
+    """Why a scene is outside what PlexSync syncs (Pause sync, or a scope gate), or None."""
     if not settings.enabled:
-        return "sync is disabled in the settings"
-    return None
+        return "sync is paused (Pause sync is on)"
+    if scene_view is not None:
+        return scene_view.out_of_scope(scene)
+    from worker.scope import out_of_scope_reason  # noqa: PLC0415
+    return out_of_scope_reason(scene, settings)
 
 
-def classify(scene: dict[str, Any], settings: Settings, view: QueueView) -> tuple[Row, Any]:
-    """The scene's row, and the desired Plex fields when Plex should show them now (a drift check)."""
+def classify(scene: dict[str, Any], settings: Settings, view: QueueView,
+             scene_view: Any = None) -> tuple[Row, Any]:
+    """The scene's row, and the desired Plex fields when Plex should show them now (a drift check).
+    `scene_view` (worker/scene_view.SceneView) makes "synced" mean what the worker decides: the same tag
+    exclusions, templates and summary link; without one, the plain field mapping."""
     sid = int(scene["id"])
     studio = scene.get("studio") or {}
     row = Row(sid, str(scene.get("title") or "").strip() or primary_file_title(scene) or f"scene {sid}",
@@ -102,7 +108,7 @@ def classify(scene: dict[str, Any], settings: Settings, view: QueueView) -> tupl
     if record is not None and record.rating_key:
         row.rating_key = int(record.rating_key)
     desired = None
-    if (reason := scope_reason(scene, settings)) is not None:
+    if (reason := scope_reason(scene, settings, scene_view)) is not None:
         row.state, row.note = "out_of_scope", reason
     elif sid in view.dead:
         row.state, row.note = "dead_letter", view.dead[sid]
@@ -113,7 +119,7 @@ def classify(scene: dict[str, Any], settings: Settings, view: QueueView) -> tupl
     elif sid in view.pending or sid in view.queued:
         row.state = "pending"
     elif record is not None and record.rating_key:
-        wanted = desired_plex_fields(scene, settings)
+        wanted = scene_view.desired(scene) if scene_view is not None else desired_plex_fields(scene, settings)
         poster = record.poster_hash if settings.sync_cover else None
         if scene_state_hash(scene, wanted, poster) == record.content_hash:
             row.state, desired = "synced", wanted
@@ -175,7 +181,7 @@ class Report:
 
 
 def build_report(scenes: Iterable[dict[str, Any]], settings: Settings, view: QueueView, plex: Any,
-                 page_size: int = 500) -> Report:
+                 page_size: int = 500, scene_view: Any = None) -> Report:
     """Classify every scene; read Plex back for the synced ones, one page of scenes at a time."""
     report = Report(machine_identifier=str(getattr(plex, "machineIdentifier", "") or "") if plex else "")
     to_check: list[tuple[Row, Any]] = []
@@ -189,7 +195,7 @@ def build_report(scenes: Iterable[dict[str, Any]], settings: Settings, view: Que
         to_check.clear()
 
     for scene in scenes:
-        row, desired = classify(scene, settings, view)
+        row, desired = classify(scene, settings, view, scene_view)
         report.rows.append(row)
         if desired is not None:
             to_check.append((row, desired))
@@ -224,7 +230,9 @@ def coverage_report(runtime: Any, settings: Settings, client: StashClient, invoc
         log.progress(done / total if total else 1.0)
 
     scenes = iter_scene_pages(client, " ".join(SCENE_FRAGMENT.split()), on_page=progress)
-    report = build_report(scenes, settings, view, plex)
+    from worker.scene_view import SceneView  # noqa: PLC0415
+    scene_view = SceneView(settings, client.execute, client.url)  # "synced" as the worker decides it
+    report = build_report(scenes, settings, view, plex, scene_view=scene_view)
     report.plex_problem = report.plex_problem or problem
     page_dir = write_page(runtime.data_dir, report, STATES)
     totals = report.totals()

@@ -13,7 +13,7 @@ from queue import dead_letters
 from queue.database import connect, transaction
 from tests.browser import dump_dom, screenshot
 from tests.conftest import REPO_ROOT
-from tests.worker.helpers import configure, plugin_lines, record_pending, run_task, unambiguous
+from tests.worker.helpers import configure, gql, plugin_lines, record_pending, run_task, unambiguous, update_scene
 
 ARTIFACTS = os.path.join(REPO_ROOT, ".artifacts")   # in .gitignore; CI may keep it
 DOCS_IMAGE = os.path.join(REPO_ROOT, "docs", "coverage.png")
@@ -114,17 +114,46 @@ def test_coverage_page_in_a_browser(sandbox, tmp_path):
         shutil.copy(shot, DOCS_IMAGE)
 
 
-def test_sync_disabled_puts_every_scene_out_of_scope(sandbox):
-    sb = sandbox
-    configure(sb, enabled=False)
-    run_task(sb, "Coverage report")
+def _rows_by_state(sb) -> tuple[dict[int, tuple[str, str]], list]:
     with open(os.path.join(sb.info["data_dir"], "coverage", "coverage.json"), encoding="utf-8") as fh:
         data = json.load(fh)
     states = [s[0] for s in data["states"]]
-    assert {states[row[3]] for row in data["rows"]} == {"out_of_scope"}
-    assert len(data["rows"]) == len(sb.world.scene_ids)
-    assert all(row[6] == "sync is disabled in the settings" for row in data["rows"])
+    return {row[0]: (states[row[3]], row[6]) for row in data["rows"]}, data["rows"]
+
+
+def test_paused_sync_puts_every_scene_out_of_scope(sandbox):
+    sb = sandbox
+    configure(sb, pause_sync=True)
+    run_task(sb, "Coverage report")
+    by_id, rows = _rows_by_state(sb)
+    assert len(rows) == len(sb.world.scene_ids)
+    assert set(by_id.values()) == {("out_of_scope", "sync is paused (Pause sync is on)")}
     assert f"{len(sb.world.scene_ids)} out of scope" in _report_line(sb)
+
+
+def test_a_scope_gate_shows_its_reason_and_an_excluded_tag_is_not_drift(sandbox):
+    sb = sandbox
+    organized = unambiguous(sb)[:3]
+    for sid in organized:
+        update_scene(sb, sid, organized=True, tag_ids=[str(sb.world.tags["Night"])])
+    assert sb.host.wait_idle(120)
+    # Gate on organized scenes; the tag synced above is now excluded, and Plex still has it: the worker
+    # would send the removal, so the scene reads "changed since sync", not "synced".
+    configure(sb, only_organized=True)
+    run_task(sb, "Coverage report")
+    by_id, _rows = _rows_by_state(sb)
+    scenes = gql(sb, "{ findScenes(filter: {per_page: -1}) { scenes { id organized } } }")["findScenes"]["scenes"]
+    in_scope = {int(scene["id"]) for scene in scenes if scene["organized"]}
+    assert set(organized) <= in_scope and len(in_scope) < len(scenes)
+    for sid in sb.world.scene_ids:
+        if sid in in_scope:
+            assert by_id[sid][0] != "out_of_scope", sid
+        else:
+            assert by_id[sid] == ("out_of_scope", "not organized (setting only_organized)"), sid
+    configure(sb, exclude_tags="Night")
+    run_task(sb, "Coverage report")
+    by_id, _rows = _rows_by_state(sb)
+    assert all(by_id[sid][0] == "changed" for sid in organized), [by_id[sid] for sid in organized]
 
 
 def test_fifty_thousand_rows_draw_only_what_is_in_view(sandbox):
