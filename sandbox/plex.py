@@ -205,6 +205,40 @@ class Item:
         self.updated_at = max(int(time.time()), self.updated_at + 1)
 
 
+# Date filters as plexapi builds them (library.py _validateFilterField): `filters={"addedAt>>": dt}`
+# goes on the wire as `addedAt%3E%3E=<unix seconds>` (operator ">>=" minus its "=", url-encoded),
+# `<<` likewise; a relative value such as `-30m` means "now minus 30 minutes". PMS's date operators are
+# "is after" (>>=), "is before" (<<=), "is" (=) and "is not" (!=); after/before are strict.
+_DATE_FIELDS = {"addedAt": "added_at", "updatedAt": "updated_at"}
+_RELATIVE = re.compile(r"^-?(\d+)(mon|[smhdwy])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mon": 30 * 86400, "y": 365 * 86400}
+
+
+def _date_value(raw: str) -> int:
+    rel = _RELATIVE.match(raw.strip())
+    if rel:
+        return int(time.time()) - int(rel.group(1)) * _UNIT_SECONDS[rel.group(2)]
+    try:
+        return int(float(raw))
+    except ValueError:
+        raise HttpError(400, f"bad date filter value {raw!r}") from None
+
+
+def _date_filtered(items: dict[int, "Item"], keys: list[int], filters: dict[str, str]) -> list[int]:
+    tests = []
+    for name, raw in filters.items():
+        field, op = name.rstrip("<>!"), name[len(name.rstrip("<>!")):]
+        slot = _DATE_FIELDS.get(field)
+        if slot is None or op not in (">>", "<<", "", "!"):
+            continue
+        tests.append((slot, op, _date_value(raw)))
+    if not tests:
+        return keys
+    ops = {">>": lambda a, b: a > b, "<<": lambda a, b: a < b, "": lambda a, b: a == b, "!": lambda a, b: a != b}
+    return [rk for rk in keys
+            if all(ops[op](getattr(items[rk], slot), value) for slot, op, value in tests)]
+
+
 def _intern(text: str) -> str:
     return sys.intern(text)
 
@@ -439,6 +473,7 @@ class LibraryStore:
             keys = self.sections[section_keys[0]].item_keys
         else:
             keys = [rk for sk in section_keys for rk in self.sections[sk].item_keys]
+        keys = _date_filtered(self.items, keys, filters)
         title = filters.get("title")
         if title:
             needle = title.casefold()
@@ -447,6 +482,16 @@ class LibraryStore:
         if sort:
             keys = self._sorted(keys, sort)
         return keys
+
+    def add_item_again(self, rating_key: int, **fields: Any) -> int:
+        """What Plex does after a move on its side, an emptied trash or a rebuilt library: the item is
+        deleted and its file added again as a new item with a new ratingKey and a new addedAt."""
+        with self.lock:
+            old = self.get(rating_key)
+            title, section_key, files = old.title, old.section_key, list(old.files)
+            fields.setdefault("added_at", max(int(time.time()), old.updated_at + 1))  # later than all it was
+            self.remove_item(rating_key)
+            return self.add_item(section_key, fields.pop("title", title), files, **fields)
 
     _SORT_SLOTS = {"titleSort": "title_sort", "title": "title", "addedAt": "added_at",
                    "updatedAt": "updated_at", "year": "year", "originallyAvailableAt": "originally_available_at",
@@ -1300,6 +1345,10 @@ class PlexSim:
 
     def remove_item(self, rating_key: int) -> None:
         self.store.remove_item(rating_key)
+
+    def add_item_again(self, rating_key: int, **fields: Any) -> int:
+        """Plex deletes the item and re-adds its file under a new ratingKey (returned)."""
+        return self.store.add_item_again(rating_key, **fields)
 
     def edit_item(self, rating_key: int, respect_locks: bool = False, **fields: Any) -> None:
         """Change an item from the Plex side (user edit; agent refresh with respect_locks=True)."""
