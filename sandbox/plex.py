@@ -224,19 +224,66 @@ def _date_value(raw: str) -> int:
         raise HttpError(400, f"bad date filter value {raw!r}") from None
 
 
-def _date_filtered(items: dict[int, "Item"], keys: list[int], filters: dict[str, str]) -> list[int]:
-    tests = []
-    for name, raw in filters.items():
-        field, op = name.rstrip("<>!"), name[len(name.rstrip("<>!")):]
-        slot = _DATE_FIELDS.get(field)
-        if slot is None or op not in (">>", "<<", "", "!"):
+def _date_term(name: str, raw: str) -> tuple[str, str, int] | None:
+    field = name.rstrip("<>!")
+    op = name[len(field):]
+    slot = _DATE_FIELDS.get(field)
+    if slot is None or op not in (">>", "<<", "", "!"):
+        return None
+    return slot, op, _date_value(raw)
+
+
+_DATE_OPS = {">>": lambda a, b: a > b, "<<": lambda a, b: a < b, "": lambda a, b: a == b,
+             "!": lambda a, b: a != b}
+
+
+def _date_expression(pairs: list[tuple[str, str]]) -> list[Any]:
+    """The date filters of a query in order, with plexapi's advanced-search grouping: `push=1` opens a
+    group, `pop=1` closes it, `or=1` joins its neighbours by OR (terms are ANDed otherwise).
+    Returns a nested list of terms and "or" markers; other parameters are not part of it."""
+    stack: list[list[Any]] = [[]]
+    for name, raw in pairs:
+        if name == "push":
+            stack.append([])
+        elif name == "pop" and len(stack) > 1:
+            group = stack.pop()
+            stack[-1].append(group)
+        elif name in ("or", "and"):
+            stack[-1].append(name)
+        else:
+            term = _date_term(name, raw)
+            if term is not None:
+                stack[-1].append(term)
+    while len(stack) > 1:
+        group = stack.pop()
+        stack[-1].append(group)
+    return stack[0]
+
+
+def _matches(item: "Item", expr: list[Any]) -> bool:
+    """OR of AND-runs: a run ends at each "or" marker."""
+    runs: list[bool] = []
+    current = True
+    for part in expr:
+        if part == "or":
+            runs.append(current)
+            current = True
+        elif part == "and":
             continue
-        tests.append((slot, op, _date_value(raw)))
-    if not tests:
+        elif isinstance(part, list):
+            current = current and _matches(item, part)
+        else:
+            slot, op, value = part
+            current = current and _DATE_OPS[op](getattr(item, slot), value)
+    runs.append(current)
+    return any(runs)
+
+
+def _date_filtered(items: dict[int, "Item"], keys: list[int], pairs: list[tuple[str, str]]) -> list[int]:
+    expr = _date_expression(pairs)
+    if not expr:
         return keys
-    ops = {">>": lambda a, b: a > b, "<<": lambda a, b: a < b, "": lambda a, b: a == b, "!": lambda a, b: a != b}
-    return [rk for rk in keys
-            if all(ops[op](getattr(items[rk], slot), value) for slot, op, value in tests)]
+    return [rk for rk in keys if _matches(items[rk], expr)]
 
 
 def _intern(text: str) -> str:
@@ -458,7 +505,8 @@ class LibraryStore:
             self._next_tag_id += 1
         return tag_id
 
-    def query_items(self, section_keys: list[int], filters: dict[str, str]) -> list[int]:
+    def query_items(self, section_keys: list[int], filters: dict[str, str],
+                    pairs: list[tuple[str, str]] | None = None) -> list[int]:
         """Rating keys of a listing, in order. Unknown filters are ignored, as PMS does."""
         libtype = filters.get("type")
         if libtype not in (None, "", MOVIE_TYPE):
@@ -473,7 +521,7 @@ class LibraryStore:
             keys = self.sections[section_keys[0]].item_keys
         else:
             keys = [rk for sk in section_keys for rk in self.sections[sk].item_keys]
-        keys = _date_filtered(self.items, keys, filters)
+        keys = _date_filtered(self.items, keys, pairs if pairs is not None else list(filters.items()))
         title = filters.get("title")
         if title:
             needle = title.casefold()
@@ -1183,7 +1231,7 @@ class _PlexHandler(BaseHTTPRequestHandler):
             else:
                 section = sim.store.section(int(section_id))
                 keys = [section.key]
-            matched = sim.store.query_items(keys, request.query)
+            matched = sim.store.query_items(keys, request.query, request.pairs)
             page = matched[start:] if size is None else matched[start:start + size]
             return 200, sim.renderer.listing(section, page, len(matched), start), _XML
 

@@ -21,7 +21,7 @@ from plex.client import ErrorKind, classify_error, safe_error_text
 from plex.matcher import Confidence
 from plex.paths import normalise_path
 from plex.review import format_review_line
-from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_poster
+from plex.writer import apply_edit, describe_plan, plan_edit, upload_poster
 from queue import dead_letters, reviews
 from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
@@ -32,6 +32,7 @@ from worker import retry
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
+from worker.recreated import fetch_matched_item
 from worker.stash_reader import bytes_hash, fetch_cover, read_scene
 
 
@@ -270,7 +271,7 @@ class SyncWorker(threading.Thread):
         if kind is ErrorKind.NOT_FOUND:
             # The item vanished since the index was built: rebuild and treat like "not in Plex yet".
             if self._plex is not None:
-                self._plex.index.rebuild_if_stale_on_miss()
+                self._plex.index.look_again_on_miss()
             return self._retry(job, "no-match", f"Plex item not found: {text}", retry.NO_MATCH,
                                dead_after=self.max_retries)
         if kind is None:
@@ -298,6 +299,7 @@ class SyncWorker(threading.Thread):
         if self._plex is None:
             assert self._breaker is not None
             self._plex = self._plex_factory(self.settings, self._conn)
+            self._plex.index.force_next_look = self.manual  # a user's press always asks Plex again
             self._breaker.record_success()
         return self._plex
 
@@ -333,12 +335,13 @@ class SyncWorker(threading.Thread):
                 self.queue.ack(job)
                 return Outcome.LOW
 
-        item = fetch_item(session.plex, result.rating_key)
-        if result.confidence is Confidence.HIGH and not result.pinned and not self._holds_scene_file(item, result):
-            # The index is stale (item re-scanned, moved or deleted): never edit an item that is not it.
-            session.index.rebuild_if_stale_on_miss()
+        found = fetch_matched_item(session, scene, result, self._holds_scene_file)
+        if found is None:
+            # The index was stale (item re-scanned, moved or deleted): never edit an item that is not it.
             return self._retry(job, "no-match", f"Plex item {result.rating_key} no longer has the file "
                                f"{result.stash_path}", retry.NO_MATCH, dead_after=self.max_retries)
+        result, item = found
+        chosen = result.item or chosen
         poster_changed = bool(settings.sync_cover and cover and (
             record is None or record.poster_hash != poster_hash or record.rating_key != result.rating_key or force))
         if poster_changed and settings.preserve_plex_edits and getattr(item, "thumb", None):

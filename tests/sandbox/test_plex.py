@@ -471,5 +471,10 @@ def test_added_and_updated_filters_in_plexapis_wire_form(sim: PlexSim, movies: i
     assert titles(f"addedAt%3E%3E={added}") == ["Alpha"]
     root = plex.query(f"{base}&addedAt%3E%3E={added}")
     assert root.attrib["totalSize"] == "1" and root[0].attrib["ratingKey"] == str(new)
+    # filters={"or": [{"addedAt>>": t}, {"updatedAt>>": t}]} as plexapi's _validateAdvancedSearch sends it
+    either = f"push=1&addedAt%3E%3E={added}&or=1&updatedAt%3E%3E={added}&pop=1"
+    assert titles(either) == ["Alpha", "Beta 2"]
+    assert titles(f"{either}&addedAt%3C%3C={added + 10**6}") == ["Alpha", "Beta 2"]
+    assert titles(f"addedAt%3E%3E={added}&updatedAt%3E%3E={added}") == ["Alpha"]  # AND by default
     assert requests.get(f"{sim.url}{base}&addedAt%3E%3E=soon", headers={"X-Plex-Token": TOKEN},
                         timeout=TIMEOUT).status_code == 400
