@@ -1394,6 +1394,13 @@ class PlexSim:
     def remove_item(self, rating_key: int) -> None:
         self.store.remove_item(rating_key)
 
+    def backdate(self, seconds: int) -> None:
+        """Make every item's addedAt/updatedAt `seconds` older: a library scanned long ago."""
+        with self.store.lock:
+            for item in self.store.items.values():
+                item.added_at -= int(seconds)
+                item.updated_at -= int(seconds)
+
     def add_item_again(self, rating_key: int, **fields: Any) -> int:
         """Plex deletes the item and re-adds its file under a new ratingKey (returned)."""
         return self.store.add_item_again(rating_key, **fields)

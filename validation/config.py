@@ -66,6 +66,11 @@ SPECS: dict[str, Spec] = {
     "drain_slice_seconds": Spec("NUMBER", 120.0, "Work slice (seconds)",
                                 "How long one Process queue run works before it yields Stash's job queue to "
                                 "other tasks and queues itself again. 10-3600.", minimum=10, maximum=3600),
+    "catch_up_minutes": Spec("NUMBER", 60, "Catch-up interval (minutes)",
+                             "Changes that fire no hook (Auto Tag) are picked up by the first Process queue run "
+                             "this many minutes after the last look, and after Stash's own jobs end. "
+                             "0 or empty: 60 (the default); -1: never. Up to 10080 (a week).",
+                             minimum=-1, maximum=10080),
     "connect_timeout": Spec("NUMBER", 5.0, "Connect timeout (seconds)",
                             "How long to wait for a connection to Plex or Stash. 1-120.", minimum=1, maximum=120),
     "read_timeout": Spec("NUMBER", 30.0, "Read timeout (seconds)",
@@ -105,6 +110,7 @@ class Settings:
     collections_from_groups: bool = False
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
+    catch_up_minutes: int = 60
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     dry_run: bool = False

@@ -28,7 +28,7 @@ from queue.operations import get_record, save_sync_timestamp
 from stash import log
 from validation.config import Settings
 from validation.metadata import desired_plex_fields, scene_state_hash
-from worker import retry
+from worker import late_arrivals, retry
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
@@ -187,11 +187,22 @@ class SyncWorker(threading.Thread):
                     return True
         return False
 
+    def late_arrivals_waiting(self) -> int:
+        """Jobs held here because their file is not in Plex yet."""
+        with self._lock:
+            return sum(1 for item in self._deferred if item.job.data.get("kind") == late_arrivals.KIND)
+
+    def look_again_now(self) -> None:
+        """A user pressed Process queue while this drain waits: scenes waiting for Plex look at once."""
+        if self._plex is not None:
+            self._plex.index.force_next_look = True
+        self.make_no_match_jobs_due()
+
     def make_no_match_jobs_due(self) -> None:
         """The path index was rebuilt: jobs waiting because their file was not in Plex may match now."""
         with self._lock:
             for item in self._deferred:
-                if item.job.data.get("kind") == "no-match":
+                if item.job.data.get("kind") in ("no-match", late_arrivals.KIND):
                     item.not_before = 0.0
             heapq.heapify(self._deferred)
 
@@ -320,6 +331,8 @@ class SyncWorker(threading.Thread):
         result = session.matcher.match_scene(scene, record.rating_key if record else None)
         if result.rebuilt:
             self.make_no_match_jobs_due()
+        if late_arrivals.is_late_arrival(result):
+            return self._retry(job, *late_arrivals.next_step(job, result, session, settings))
         if result.confidence is Confidence.NONE:
             return self._retry(job, "no-match", f"no Plex item has the file {result.stash_path or '(no file)'} "
                                f"({result.reason or 'not in the path index'})", retry.NO_MATCH,
