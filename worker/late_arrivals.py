@@ -47,7 +47,8 @@ def explain(result: MatchResult, session: Any, settings: Any, waited: float) -> 
     mapped = map_stash_path(result.stash_path, tuple(getattr(settings, "path_map", ()) or ()))
     libraries = ", ".join(f"{s.title!r} ({', '.join(getattr(s, 'locations', ()) or ())})"
                           for s in getattr(session, "sections", ()))
-    return (f"the file {result.stash_path} did not appear in Plex within {waited / 60:.0f} minutes (looked for "
+    within = f"{waited / 60:.0f} minutes" if waited >= 60 else f"{waited:.0f} s"
+    return (f"the file {result.stash_path} did not appear in Plex within {within} (looked for "
             f"{mapped!r}): check path_map (Stash path prefix => Plex path prefix), that the file's folder is "
             f"inside one of the Plex libraries ({libraries or 'none configured'}), and that Plex has scanned "
             f"that folder (Plex Web: the library's ... menu -> Scan Library Files)")
@@ -62,7 +63,7 @@ def next_step(job: Any, result: MatchResult, session: Any, settings: Any,
     job.data["first_missed_at"] = first_missed  # carried into the re-queued job's data
     t = timing()
     waited = now - first_missed
-    if waited >= t.horizon:
+    if waited >= t.horizon or int(getattr(settings, "max_retries", 1)) == 0:  # 0: the user wants no retries
         return KIND, explain(result, session, settings, waited), retry.Backoff(t.first, t.cap), 0
     error = f"no Plex item has the file {result.stash_path} yet ({result.reason}); waiting for Plex to scan it"
     return KIND, error, retry.Backoff(t.first, t.cap), None
