@@ -181,15 +181,6 @@ class PathIndex:
                 did = True
         return did
 
-    def rebuild_if_stale_on_miss(self) -> bool:
-        """A lookup missed: rebuild every section unless one was rebuilt less than rebuild_interval ago.
-        The limit is kept in SQLite, so it holds across drain processes too."""
-        last = self.last_full_build()
-        if last is not None and self.clock() - last < self.rebuild_interval:
-            return False
-        self.rebuild()
-        return True
-
     def look_again_on_miss(self) -> bool:
         """A lookup missed: ask Plex what it added or changed since the last look (plex/index_delta.py),
         or rebuild fully when the schedule says so. True when the index changed."""

@@ -30,12 +30,11 @@ def fetch_matched_item(session: Any, scene: dict[str, Any], result: MatchResult,
     """(result, item) to edit, or None when no item holds the scene's file now (the caller retries).
     Only a HIGH, unpinned match is checked against the item's files (a pin is the user's word; a LOW
     match was chosen knowingly)."""
+    if result.confidence is not Confidence.HIGH or result.pinned:
+        return result, fetch_item(session.plex, result.rating_key)  # a 404 here is the worker's to handle
     item = _fetch_or_none(session.plex, result.rating_key)
-    checked = result.confidence is Confidence.HIGH and not result.pinned
-    if item is not None and (not checked or holds_file(item, result)):
+    if item is not None and holds_file(item, result):
         return result, item
-    if item is None and not checked:
-        return None
     stale = result.rating_key
     section = int(getattr(item, "librarySectionID", 0) or 0) if item is not None else 0
     session.index.replace_item(section, stale, list(item.locations or ()) if item is not None else [])
