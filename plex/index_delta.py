@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 FULL_REBUILD_INTERVAL = 6 * 3600.0  # PathIndex's default rebuild_interval: a miss re-lists every section
                                     # at most this often (to drop deleted items and any drift)
-MIN_LOOK_INTERVAL = 10.0            # misses within this long of a look reuse it (a bulk edit of new files)
+MIN_LOOK_INTERVAL = 15.0            # misses within this long of a look reuse it (a bulk edit of new files,
+                                    # scenes waiting for Plex): a few Plex requests a minute at most
 LOOK_MARGIN = 300.0                 # ask from this long before the last look: clock skew between this
                                     # machine and Plex, and items added in the second of the last look
 

@@ -23,7 +23,7 @@ TIMING_ENV = "PLEXSYNC_LATE_TIMING"  # "first,cap,horizon" in seconds; lets test
 
 @dataclass(frozen=True)
 class Timing:
-    first: float = 10.0      # first retry about this long after the miss, doubling ...
+    first: float = 15.0      # first retry at most this long after the miss (jitter: half to all), doubling ...
     cap: float = 300.0       # ... up to this gap between looks
     horizon: float = 1800.0  # then a dead letter, this long after the first miss
 

@@ -93,7 +93,7 @@ def test_miss_asks_plex_only_for_recent_items_and_rebuilds_on_schedule(sim, worl
     assert rebuild_requests == 2  # the full schedule (300 s here): one page per section
 
     later = sim.add_item(world["scenes"], "later", ["/media/scenes/new/later.mp4"])
-    clock[0] += 10
+    clock[0] += 15
     r = matcher.match_scene(scene("/data/scenes/new/later.mp4"))
     assert r.confidence is Confidence.HIGH and r.rating_key == later and r.rebuilt
     looks = sim.requests[rebuild_requests:]
