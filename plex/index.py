@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from plex.index_delta import FULL_REBUILD_INTERVAL, look_again
 from plex.paths import basename_key, normalise_path
 from plex.pin import item_url
 
@@ -68,12 +69,13 @@ class _Tx:
             self.conn.rollback()
 
 
-def iter_section_parts(plex: Any, section_id: int, page_size: int = PAGE_SIZE
+def iter_section_parts(plex: Any, section_id: int, page_size: int = PAGE_SIZE, filters: str = ""
                        ) -> Iterator[tuple[int, str]]:
-    """(ratingKey, part file) for every movie in a section, one raw XML page at a time."""
+    """(ratingKey, part file) for every movie in a section (or those matching `filters`, already
+    url-encoded, e.g. "addedAt%3E%3E=1700000000"), one raw XML page at a time."""
     start = 0
     while True:
-        root = plex.query(f"/library/sections/{section_id}/all?type=1",
+        root = plex.query(f"/library/sections/{section_id}/all?type=1{'&' + filters if filters else ''}",
                           headers={"X-Plex-Container-Start": str(start),
                                    "X-Plex-Container-Size": str(page_size)})
         if root is None:
@@ -104,7 +106,8 @@ class PathIndex:
     """Per-section index in the shared queue database; matching reads only SQLite, never Plex."""
 
     def __init__(self, conn: sqlite3.Connection, plex: Any, sections: Sequence[Any],
-                 path_map: Iterable[tuple[str, str]] | None = None, rebuild_interval: float = 300,
+                 path_map: Iterable[tuple[str, str]] | None = None,
+                 rebuild_interval: float = FULL_REBUILD_INTERVAL,
                  clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
         self.plex = plex
@@ -115,6 +118,7 @@ class PathIndex:
         self.clock = clock
         self.machine_identifier = getattr(plex, "machineIdentifier", "") or ""
         self.builds = 0  # full section builds done by this object (for logs and tests)
+        self.force_next_look = False  # set for a user's press: the next miss asks Plex whatever the timing
         with _Tx(conn) as c:  # CREATE ... IF NOT EXISTS: a no-op on every run but the first
             for stmt in _SCHEMA:
                 c.execute(stmt)
@@ -177,14 +181,17 @@ class PathIndex:
                 did = True
         return did
 
-    def rebuild_if_stale_on_miss(self) -> bool:
-        """A lookup missed: rebuild every section unless one was rebuilt less than rebuild_interval ago.
-        The limit is kept in SQLite, so it holds across drain processes too."""
-        last = self.last_full_build()
-        if last is not None and self.clock() - last < self.rebuild_interval:
-            return False
-        self.rebuild()
-        return True
+    def look_again_on_miss(self) -> bool:
+        """A lookup missed: ask Plex what it added or changed since the last look (plex/index_delta.py),
+        or rebuild fully when the schedule says so. True when the index changed."""
+        return look_again(self)
+
+    def replace_item(self, section_id: int, rating_key: int, plex_paths: Iterable[str]) -> None:
+        """Set one item's indexed parts to what Plex says it holds now (none: forget the item)."""
+        rows = [(normalise_path(p), basename_key(p), int(section_id), int(rating_key), p) for p in plex_paths]
+        with _Tx(self.conn) as c:
+            c.execute("DELETE FROM path_index WHERE rating_key = ?", (int(rating_key),))
+            c.executemany("INSERT OR IGNORE INTO path_index VALUES (?, ?, ?, ?, ?)", rows)
 
     # ---- lookups --------------------------------------------------------------------------
     def _section_filter(self, section_ids: Iterable[int] | None) -> list[int]:

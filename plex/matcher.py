@@ -126,7 +126,7 @@ class Matcher:
         rebuilt = False
         cands = self._exact(keys, section_ids)
         if not cands:
-            rebuilt = self.index.rebuild_if_stale_on_miss()
+            rebuilt = self.index.look_again_on_miss()
             if rebuilt:
                 cands = self._exact(keys, section_ids)
         if len(cands) == 1:

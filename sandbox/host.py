@@ -171,6 +171,10 @@ class PluginHost:
         elif result.output is not None:
             self.host_log("debug", f"Plugin returned: {_fmt(result.output)}")
 
+    def add_job(self, description: str, func: Callable[[JobContext], None]) -> str:
+        """Queue one of Stash's own jobs (Auto Tag, a scan ...) behind whatever is queued."""
+        return self._jobs.add(description, func)
+
     def find_job(self, job_id: str | int) -> dict | None:
         return self._jobs.find(str(job_id))
 

@@ -205,6 +205,87 @@ class Item:
         self.updated_at = max(int(time.time()), self.updated_at + 1)
 
 
+# Date filters as plexapi builds them (library.py _validateFilterField): `filters={"addedAt>>": dt}`
+# goes on the wire as `addedAt%3E%3E=<unix seconds>` (operator ">>=" minus its "=", url-encoded),
+# `<<` likewise; a relative value such as `-30m` means "now minus 30 minutes". PMS's date operators are
+# "is after" (>>=), "is before" (<<=), "is" (=) and "is not" (!=); after/before are strict.
+_DATE_FIELDS = {"addedAt": "added_at", "updatedAt": "updated_at"}
+_RELATIVE = re.compile(r"^-?(\d+)(mon|[smhdwy])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mon": 30 * 86400, "y": 365 * 86400}
+
+
+def _date_value(raw: str) -> int:
+    rel = _RELATIVE.match(raw.strip())
+    if rel:
+        return int(time.time()) - int(rel.group(1)) * _UNIT_SECONDS[rel.group(2)]
+    try:
+        return int(float(raw))
+    except ValueError:
+        raise HttpError(400, f"bad date filter value {raw!r}") from None
+
+
+def _date_term(name: str, raw: str) -> tuple[str, str, int] | None:
+    field = name.rstrip("<>!")
+    op = name[len(field):]
+    slot = _DATE_FIELDS.get(field)
+    if slot is None or op not in (">>", "<<", "", "!"):
+        return None
+    return slot, op, _date_value(raw)
+
+
+_DATE_OPS = {">>": lambda a, b: a > b, "<<": lambda a, b: a < b, "": lambda a, b: a == b,
+             "!": lambda a, b: a != b}
+
+
+def _date_expression(pairs: list[tuple[str, str]]) -> list[Any]:
+    """The date filters of a query in order, with plexapi's advanced-search grouping: `push=1` opens a
+    group, `pop=1` closes it, `or=1` joins its neighbours by OR (terms are ANDed otherwise).
+    Returns a nested list of terms and "or" markers; other parameters are not part of it."""
+    stack: list[list[Any]] = [[]]
+    for name, raw in pairs:
+        if name == "push":
+            stack.append([])
+        elif name == "pop" and len(stack) > 1:
+            group = stack.pop()
+            stack[-1].append(group)
+        elif name in ("or", "and"):
+            stack[-1].append(name)
+        else:
+            term = _date_term(name, raw)
+            if term is not None:
+                stack[-1].append(term)
+    while len(stack) > 1:
+        group = stack.pop()
+        stack[-1].append(group)
+    return stack[0]
+
+
+def _matches(item: "Item", expr: list[Any]) -> bool:
+    """OR of AND-runs: a run ends at each "or" marker."""
+    runs: list[bool] = []
+    current = True
+    for part in expr:
+        if part == "or":
+            runs.append(current)
+            current = True
+        elif part == "and":
+            continue
+        elif isinstance(part, list):
+            current = current and _matches(item, part)
+        else:
+            slot, op, value = part
+            current = current and _DATE_OPS[op](getattr(item, slot), value)
+    runs.append(current)
+    return any(runs)
+
+
+def _date_filtered(items: dict[int, "Item"], keys: list[int], pairs: list[tuple[str, str]]) -> list[int]:
+    expr = _date_expression(pairs)
+    if not expr:
+        return keys
+    return [rk for rk in keys if _matches(items[rk], expr)]
+
+
 def _intern(text: str) -> str:
     return sys.intern(text)
 
@@ -424,7 +505,8 @@ class LibraryStore:
             self._next_tag_id += 1
         return tag_id
 
-    def query_items(self, section_keys: list[int], filters: dict[str, str]) -> list[int]:
+    def query_items(self, section_keys: list[int], filters: dict[str, str],
+                    pairs: list[tuple[str, str]] | None = None) -> list[int]:
         """Rating keys of a listing, in order. Unknown filters are ignored, as PMS does."""
         libtype = filters.get("type")
         if libtype not in (None, "", MOVIE_TYPE):
@@ -439,6 +521,7 @@ class LibraryStore:
             keys = self.sections[section_keys[0]].item_keys
         else:
             keys = [rk for sk in section_keys for rk in self.sections[sk].item_keys]
+        keys = _date_filtered(self.items, keys, pairs if pairs is not None else list(filters.items()))
         title = filters.get("title")
         if title:
             needle = title.casefold()
@@ -447,6 +530,16 @@ class LibraryStore:
         if sort:
             keys = self._sorted(keys, sort)
         return keys
+
+    def add_item_again(self, rating_key: int, **fields: Any) -> int:
+        """What Plex does after a move on its side, an emptied trash or a rebuilt library: the item is
+        deleted and its file added again as a new item with a new ratingKey and a new addedAt."""
+        with self.lock:
+            old = self.get(rating_key)
+            title, section_key, files = old.title, old.section_key, list(old.files)
+            fields.setdefault("added_at", max(int(time.time()), old.updated_at + 1))  # later than all it was
+            self.remove_item(rating_key)
+            return self.add_item(section_key, fields.pop("title", title), files, **fields)
 
     _SORT_SLOTS = {"titleSort": "title_sort", "title": "title", "addedAt": "added_at",
                    "updatedAt": "updated_at", "year": "year", "originallyAvailableAt": "originally_available_at",
@@ -1138,7 +1231,7 @@ class _PlexHandler(BaseHTTPRequestHandler):
             else:
                 section = sim.store.section(int(section_id))
                 keys = [section.key]
-            matched = sim.store.query_items(keys, request.query)
+            matched = sim.store.query_items(keys, request.query, request.pairs)
             page = matched[start:] if size is None else matched[start:start + size]
             return 200, sim.renderer.listing(section, page, len(matched), start), _XML
 
@@ -1300,6 +1393,17 @@ class PlexSim:
 
     def remove_item(self, rating_key: int) -> None:
         self.store.remove_item(rating_key)
+
+    def backdate(self, seconds: int) -> None:
+        """Make every item's addedAt/updatedAt `seconds` older: a library scanned long ago."""
+        with self.store.lock:
+            for item in self.store.items.values():
+                item.added_at -= int(seconds)
+                item.updated_at -= int(seconds)
+
+    def add_item_again(self, rating_key: int, **fields: Any) -> int:
+        """Plex deletes the item and re-adds its file under a new ratingKey (returned)."""
+        return self.store.add_item_again(rating_key, **fields)
 
     def edit_item(self, rating_key: int, respect_locks: bool = False, **fields: Any) -> None:
         """Change an item from the Plex side (user edit; agent refresh with respect_locks=True)."""

@@ -86,6 +86,7 @@ class StashHost(Protocol):
     def job_queue(self) -> list[dict]: ...
 
     def plugin_for_assets(self, plugin_id: str) -> tuple[Any, bool]: ...
+    def add_job(self, description: str, func: Callable[[Any], None]) -> str: ...
 
 
 class StashError(Exception):
@@ -93,6 +94,16 @@ class StashError(Exception):
 
 
 # ----------------------------------------------------------------------------------------- helpers
+
+def _name_in_path(name: str, path: str) -> bool:
+    """Auto Tag's rule: the name's words, in order, as whole words of the path; between words any of
+    '.', '-', '_' or whitespace."""
+    words = [re.escape(w) for w in re.split(r"[.\-_\s]+", name.strip()) if w]
+    if not words:
+        return False
+    pattern = r"(?:^|[^\w]|_)" + r"[.\-_\s]+".join(words) + r"(?:$|[^\w]|_)"
+    return re.search(pattern, path, re.IGNORECASE) is not None
+
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
@@ -531,6 +542,44 @@ class StashSim:
             self._apply_python_fields(rec, fields)
             self._stamp(rec)
             self._scenes[scene_id] = rec
+
+    def auto_tag(self, paths: list[str] | None = None, performers: list[str] | None = None,
+                 studios: list[str] | None = None, tags: list[str] | None = None) -> list[int]:
+        """Stash's Auto Tag (internal/autotag) over scenes: a performer, studio or tag whose name appears
+        in a scene's file path as whole words (case-insensitive; words may be separated by '.', '-', '_'
+        or whitespace) is added to the scene; a studio only when the scene has none. Each changed scene's
+        updated_at moves; NO hook fires. Arguments as AutoTagMetadataInput: ids, ["*"] for all; all three
+        empty means all of each. Returns the ids of changed scenes."""
+        everything = not (performers or studios or tags)
+
+        def chosen(table: dict[int, dict], ids: list[str] | None) -> list[dict]:
+            if everything or (ids and "*" in ids):
+                return list(table.values())
+            return [table[int(i)] for i in ids or () if int(i) in table]
+
+        changed: list[int] = []
+        with self._lock:
+            kinds = [("performer_ids", chosen(self._performers, performers)),
+                     ("studio_id", chosen(self._studios, studios)), ("tag_ids", chosen(self._tags, tags))]
+            for sid, rec in self._scenes.items():
+                files = [f["path"] for f in rec["files"]]
+                if paths and not any(f.startswith(p) for f in files for p in paths):
+                    continue
+                new = copy.deepcopy(rec)
+                for key, records in kinds:
+                    for other in records:
+                        if not any(_name_in_path(other["name"], f) for f in files):
+                            continue
+                        if key == "studio_id":
+                            if new["studio_id"] is None:
+                                new["studio_id"] = other["id"]
+                        elif other["id"] not in new[key]:
+                            new[key] = new[key] + [other["id"]]
+                if new != rec:
+                    self._stamp(new)
+                    self._scenes[sid] = new
+                    changed.append(sid)
+        return changed
 
     def scan_update(self, scene_id: int, **changes: Any) -> None:
         """Like a scan noticing a moved/changed file: change, bump, fire Scene.Update.Post, input null."""
@@ -1022,6 +1071,11 @@ class StashSim:
             args_map = plugin_args_to_map(args or [])
         return str(self._require_host().run_task(plugin_id, task_name, args_map, description))
 
+    def _m_metadata_auto_tag(self, _r: Any, _info: Any, input: dict) -> str:
+        """A job in Stash's queue ("Auto-tagging...", manager_tasks.go); it fires no hook."""
+        args = {k: input.get(k) for k in ("paths", "performers", "studios", "tags")}
+        return str(self._require_host().add_job("Auto-tagging...", lambda _ctx: self.auto_tag(**args)))
+
     def _m_stop_job(self, _r: Any, _info: Any, job_id: str) -> bool:
         return bool(self._require_host().stop_job(str(job_id)))
 
@@ -1229,6 +1283,7 @@ class StashSim:
         field(m, "configurePlugin", self._m_configure_plugin)
         field(m, "runPluginTask", self._m_run_plugin_task)
         field(m, "stopJob", self._m_stop_job)
+        field(m, "metadataAutoTag", self._m_metadata_auto_tag)
         field("ConfigResult", "plugins", self._r_config_plugins)
 
         # Scene

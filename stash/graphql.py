@@ -109,3 +109,9 @@ class StashClient:
         )
         job = data.get("findJob")
         return job if isinstance(job, dict) else None
+
+    def job_queue(self) -> list[dict[str, Any]]:
+        """Stash's jobs not finished yet (the running one first), as its `jobQueue` query lists them."""
+        data = self.execute("query PlexSyncJobQueue { jobQueue { id status description } }")
+        jobs = data.get("jobQueue")
+        return [j for j in jobs if isinstance(j, dict)] if isinstance(jobs, list) else []

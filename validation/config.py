@@ -84,12 +84,19 @@ SPECS: dict[str, Spec] = {
     "collections_from_groups": Spec("BOOLEAN", False, "Groups as collections",
                                     "Also put each item in Plex collections named after its Stash groups."),
     "max_retries": Spec("NUMBER", 5, "Retries",
-                        "How many times a failing scene is retried before it waits (Plex outage) or becomes a "
-                        "dead letter (no Plex match). 1-50; 0 or empty: 5.", minimum=1, maximum=50),
+                        "How many times a scene that keeps failing (a Plex error, a scene with no file) is "
+                        "retried before it becomes a dead letter. A Plex outage is retried until Plex answers; a "
+                        "file Plex has not scanned yet is looked for over about 30 minutes. 1-50; 0 or empty: 5.",
+                        minimum=1, maximum=50),
     "drain_slice_seconds": Spec("NUMBER", 120.0, "Work slice (seconds)",
                                 "How long one Process queue run works before it yields Stash's job queue to "
                                 "other tasks and queues itself again. 10-3600; 0 or empty: 120.",
                                 minimum=10, maximum=3600),
+    "catch_up_minutes": Spec("NUMBER", 60, "Catch-up interval (minutes)",
+                             "Changes that fire no hook (Auto Tag) are picked up by the first Process queue run "
+                             "this many minutes after the last look, and after Stash's own jobs end. "
+                             "0 or empty: 60 (the default); -1: never. Up to 10080 (a week).",
+                             minimum=-1, maximum=10080),
     "connect_timeout": Spec("NUMBER", 5.0, "Connect timeout (seconds)",
                             "How long to wait for a connection to Plex or Stash. 1-120; 0 or empty: 5.",
                             minimum=1, maximum=120),
@@ -215,6 +222,7 @@ class Settings(_Frozen):
     collections_from_groups: bool = False
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
+    catch_up_minutes: int = 60
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     dry_run: bool = False

@@ -18,6 +18,7 @@ from stash import log
 from stash.graphql import PROCESS_QUEUE_TASK, StashClient, StashError
 from stash.protocol import Invocation
 from validation.config import Settings
+from worker import catch_up, drain_wait
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, new_job, queued_scene_rows
 from worker.processor import Outcome, SyncWorker
@@ -40,11 +41,12 @@ class Drain:
         self.client = client
         self.invocation = invocation
         self.owner = lease.new_owner()
-        trigger = invocation.args.get("trigger")
+        self.trigger = trigger = invocation.args.get("trigger")
         # A hook's or our own re-queue's request is automatic; anything else is the user pressing the button.
-        self.manual = trigger not in ("hook", "slice")
+        self.manual = trigger not in ("hook", "slice", catch_up.TRIGGER)
         self.started = time.monotonic()
         self.jobs: JobQueue | None = None
+        self.late_wait = drain_wait.LateWait(self.conn, client)
         self.worker: SyncWorker | None = None
 
     # --- lifecycle ---
@@ -57,6 +59,8 @@ class Drain:
             log.error(missing)
             return missing
         if not lease.acquire(self.conn, self.owner, LEASE_TTL):
+            if self.manual:
+                drain_wait.request_look(self.conn)  # a run waiting for Plex looks again at once
             log.info("another 'Process queue' run is already working; this one exits")
             return "already running"
         try:
@@ -72,6 +76,7 @@ class Drain:
         except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception
             log.error(f"cannot read scenes from Stash ({log.redact(str(exc))[:300]}); queued scenes are kept")
             return "Stash unreachable"
+        catch_up.run_if_due(self.runtime, self.settings, self.client, self.invocation, self.trigger)
         breaker = CircuitBreaker.load(self.conn)
         if breaker.tripped:
             log.info(f"Plex circuit breaker {breaker.describe()}: probing Plex with the first job")
@@ -100,6 +105,17 @@ class Drain:
             if not self.worker.is_alive():
                 return self._finish(self._stop_reason())
             remaining = self.jobs.waiting_count() + pending.count(self.conn)
+            if not remaining and self.worker.idle.is_set():
+                waiting = self.late_wait.decide(self.worker)
+                if waiting == drain_wait.WAIT:
+                    idle_since = None
+                    continue
+                if waiting is not None:  # another job is queued in Stash: it goes first
+                    self._stop_worker()
+                    if waiting == drain_wait.YIELD and not catch_up.queue_behind_stash_jobs(
+                            self.conn, self.client, self.settings):
+                        self._requeue_self()
+                    return self._finish("another job queued in Stash; re-queued behind it")
             if now >= slice_end and (remaining or self.worker.deferred_count()):
                 self._stop_worker()
                 self._requeue_self()
@@ -119,6 +135,7 @@ class Drain:
                 continue
             self._stop_worker()
             if lease.release_if_nothing_pending(self.conn, self.owner):
+                catch_up.queue_behind_stash_jobs(self.conn, self.client, self.settings)
                 return self._finish("done")
             # A scene arrived at the last moment: keep going with a fresh worker.
             self.worker = self._start_worker(self.worker.stash, previous=self.worker)

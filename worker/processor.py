@@ -21,18 +21,18 @@ from plex.client import ErrorKind, classify_error, safe_error_text
 from plex.matcher import Confidence
 from plex.paths import normalise_path
 from plex.review import format_review_line
-from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_poster
+from plex.writer import apply_edit, describe_plan, plan_edit, upload_poster
 from queue import dead_letters, reviews
 from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
 from stash import log
 from validation.config import Settings
 from validation.metadata import scene_state_hash
-from worker import retry
+from worker import late_arrivals, retry, stash_link
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, QueuedJob
-from worker import stash_link
 from worker.plex_session import PlexSession, PlexSetupError
+from worker.recreated import fetch_matched_item
 from worker.scene_view import SceneView
 from worker.stash_gql import stash_call
 from worker.stash_reader import bytes_hash, fetch_cover, read_scene
@@ -190,11 +190,22 @@ class SyncWorker(threading.Thread):
                     return True
         return False
 
+    def late_arrivals_waiting(self) -> int:
+        """Jobs held here because their file is not in Plex yet."""
+        with self._lock:
+            return sum(1 for item in self._deferred if item.job.data.get("kind") == late_arrivals.KIND)
+
+    def look_again_now(self) -> None:
+        """A user pressed Process queue while this drain waits: scenes waiting for Plex look at once."""
+        if self._plex is not None:
+            self._plex.index.force_next_look = True
+        self.make_no_match_jobs_due()
+
     def make_no_match_jobs_due(self) -> None:
         """The path index was rebuilt: jobs waiting because their file was not in Plex may match now."""
         with self._lock:
             for item in self._deferred:
-                if item.job.data.get("kind") == "no-match":
+                if item.job.data.get("kind") in ("no-match", late_arrivals.KIND):
                     item.not_before = 0.0
             heapq.heapify(self._deferred)
 
@@ -276,7 +287,7 @@ class SyncWorker(threading.Thread):
         if kind is ErrorKind.NOT_FOUND:
             # The item vanished since the index was built: rebuild and treat like "not in Plex yet".
             if self._plex is not None:
-                self._plex.index.rebuild_if_stale_on_miss()
+                self._plex.index.look_again_on_miss()
             return self._retry(job, "no-match", f"Plex item not found: {text}", retry.NO_MATCH,
                                dead_after=self.max_retries)
         if kind is None:
@@ -304,6 +315,7 @@ class SyncWorker(threading.Thread):
         if self._plex is None:
             assert self._breaker is not None
             self._plex = self._plex_factory(self.settings, self._conn)
+            self._plex.index.force_next_look = self.manual  # a user's press always asks Plex again
             self._breaker.record_success()
         return self._plex
 
@@ -335,6 +347,8 @@ class SyncWorker(threading.Thread):
         result = session.matcher.match_scene(scene, record.rating_key if record else None)
         if result.rebuilt:
             self.make_no_match_jobs_due()
+        if late_arrivals.is_late_arrival(result):
+            return self._retry(job, *late_arrivals.next_step(job, result, session, settings))
         if result.confidence is Confidence.NONE:
             return self._retry(job, "no-match", f"no Plex item has the file {result.stash_path or '(no file)'} "
                                f"({result.reason or 'not in the path index'})", retry.NO_MATCH,
@@ -350,12 +364,13 @@ class SyncWorker(threading.Thread):
                 self.queue.ack(job)
                 return Outcome.LOW
 
-        item = fetch_item(session.plex, result.rating_key)
-        if result.confidence is Confidence.HIGH and not result.pinned and not self._holds_scene_file(item, result):
-            # The index is stale (item re-scanned, moved or deleted): never edit an item that is not it.
-            session.index.rebuild_if_stale_on_miss()
+        found = fetch_matched_item(session, scene, result, self._holds_scene_file)
+        if found is None:
+            # The index was stale (item re-scanned, moved or deleted): never edit an item that is not it.
             return self._retry(job, "no-match", f"Plex item {result.rating_key} no longer has the file "
                                f"{result.stash_path}", retry.NO_MATCH, dead_after=self.max_retries)
+        result, item = found
+        chosen = result.item or chosen
         poster_changed = bool(settings.sync_cover and cover and (
             record is None or record.poster_hash != poster_hash or record.rating_key != result.rating_key or force))
         if poster_changed and settings.preserve_plex_edits and getattr(item, "thumb", None):

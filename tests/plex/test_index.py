@@ -1,5 +1,6 @@
 """PathIndex against a running PlexSim through the real plexapi client."""
 import math
+import time
 import sqlite3
 
 import pytest
@@ -81,22 +82,35 @@ def test_failed_build_keeps_previous_index(sim, world):
         c.close()
 
 
-def test_rebuild_on_miss_at_most_once_per_interval(sim, world, conn):
-    now = [1000.0]
+def test_full_rebuild_on_miss_at_most_once_per_interval_filtered_looks_between(sim, world, conn):
+    sim.backdate(86_400)  # a library Plex scanned yesterday: a look since "now" finds nothing new
+    try:
+        _full_rebuild_schedule(sim, world, conn)
+    finally:
+        sim.backdate(-86_400)
+
+
+def _full_rebuild_schedule(sim, world, conn):
+    now = [time.time() - 1000.0]
     idx = PathIndex(conn, world["plex"], world["sections"], (), rebuild_interval=300, clock=lambda: now[0])
+    start = now[0]
     idx.ensure_fresh()
     sim.reset_requests()
-    now[0] = 1100.0
-    assert idx.rebuild_if_stale_on_miss() is False
+    now[0] = start + 5
+    assert idx.look_again_on_miss() is False  # a look moments ago is reused
     assert sim.request_count() == 0
-    now[0] = 1300.0
-    assert idx.rebuild_if_stale_on_miss() is True
-    assert sim.request_count() > 0
+    now[0] = start + 100
+    idx.look_again_on_miss()  # between full rebuilds: one filtered listing per section
+    looks = sim.requests
+    assert len(looks) == 2 and all("addedAt>>" in e["query"] for e in looks)
     sim.reset_requests()
-    now[0] = 1301.0
-    assert idx.rebuild_if_stale_on_miss() is False
+    now[0] = start + 300
+    assert idx.look_again_on_miss() is True  # the full schedule is due
+    assert sim.request_count() >= 2 and not any("addedAt>>" in e["query"] for e in sim.requests)  # every page
+    sim.reset_requests()
+    now[0] = start + 301
+    assert idx.look_again_on_miss() is False
     assert sim.request_count() == 0
-
 
 def test_unknown_sections_reported(sim, world):
     got = client.movie_sections(world["plex"], ["big", "Nope"])

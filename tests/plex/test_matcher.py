@@ -79,10 +79,10 @@ def test_no_file_is_none(matcher):
     assert r.confidence is Confidence.NONE and r.rating_key is None
 
 
-def test_none_then_rebuild_finds_new_item_second_miss_does_not_rebuild(sim, world, matcher, clock):
+def test_miss_asks_plex_only_for_recent_items_and_rebuilds_on_schedule(sim, world, matcher, clock):
     sim.reset_requests()
     r = matcher.match_scene(scene("/data/scenes/new/late.mp4"))
-    assert r.confidence is Confidence.NONE and not r.rebuilt  # index younger than the interval
+    assert r.confidence is Confidence.NONE and not r.rebuilt  # the index looked at Plex moments ago
     assert sim.request_count() == 0
 
     late = sim.add_item(world["scenes"], "late", ["/media/scenes/new/late.mp4"])
@@ -90,15 +90,23 @@ def test_none_then_rebuild_finds_new_item_second_miss_does_not_rebuild(sim, worl
     r = matcher.match_scene(scene("/data/scenes/new/late.mp4"))
     assert r.confidence is Confidence.HIGH and r.rating_key == late and r.rebuilt
     rebuild_requests = sim.request_count()
-    assert rebuild_requests == 2  # one page per section
+    assert rebuild_requests == 2  # the full schedule (300 s here): one page per section
 
     later = sim.add_item(world["scenes"], "later", ["/media/scenes/new/later.mp4"])
-    clock[0] += 10
+    clock[0] += 15
     r = matcher.match_scene(scene("/data/scenes/new/later.mp4"))
-    assert r.confidence is Confidence.NONE and not r.rebuilt
-    assert sim.request_count() == rebuild_requests
-    clock[0] += 300
-    assert matcher.match_scene(scene("/data/scenes/new/later.mp4")).rating_key == later
+    assert r.confidence is Confidence.HIGH and r.rating_key == later and r.rebuilt
+    looks = sim.requests[rebuild_requests:]
+    # Per section, one listing of what was added or updated since the last look.
+    assert len(looks) == 2
+    assert all({"addedAt>>", "updatedAt>>", "push", "or", "pop"} <= set(e["query"]) for e in looks)
+
+    clock[0] += 1  # a second miss right after a look reuses it
+    assert matcher.match_scene(scene("/data/scenes/new/never.mp4")).confidence is Confidence.NONE
+    assert sim.request_count() == rebuild_requests + 2
+    matcher.index.force_next_look = True  # ... unless the user pressed Process queue
+    assert matcher.match_scene(scene("/data/scenes/new/never.mp4")).confidence is Confidence.NONE
+    assert sim.request_count() == rebuild_requests + 4
 
 
 def test_pin_wins(sim, world, matcher):

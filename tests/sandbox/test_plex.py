@@ -444,3 +444,37 @@ def test_library_wide_listing_filters_by_file(sim: PlexSim, movies: int) -> None
     plex = connect(sim)
     found = plex.library.search(file=path)
     assert sorted((m.title, m.librarySectionID) for m in found) == [("Beta", movies), ("Beta copy", archive)]
+
+
+# ---- addedAt / updatedAt filters (what PlexSync asks after a path-index miss) --------------------
+
+def test_added_and_updated_filters_in_plexapis_wire_form(sim: PlexSim, movies: int) -> None:
+    """plexapi's `filters={"addedAt>>": dt}` becomes `addedAt%3E%3E=<unix seconds>` ("is after",
+    strict); updatedAt moves on every edit and a re-added file is a new item with a new addedAt."""
+    plex = connect(sim)
+    old = rk_by_title(sim, "Alpha")
+    beta = rk_by_title(sim, "Beta")
+    base = f"/library/sections/{movies}/all?type=1"
+
+    def titles(query: str) -> list[str]:
+        return sorted(m.title for m in plex.fetchItems(f"{base}&{query}"))
+
+    added = sim.item(old)["added_at"]
+    assert titles(f"addedAt%3E%3E={added - 1}") == ["Alpha", "Beta"]
+    assert titles(f"addedAt%3E%3E={added}") == []            # strictly after
+    assert titles(f"addedAt%3C%3C={added + 1}") == ["Alpha", "Beta"]
+    assert titles("addedAt%3E%3E=-5m") == ["Alpha", "Beta"]   # relative: added in the last 5 minutes
+    sim.edit_item(beta, title="Beta 2")
+    assert titles(f"updatedAt%3E%3E={added}") == ["Beta 2"]
+    new = sim.add_item_again(old)
+    assert new != old and sim.item(new)["files"] == ["/media/scenes/Studio A/alpha.mp4"]
+    assert titles(f"addedAt%3E%3E={added}") == ["Alpha"]
+    root = plex.query(f"{base}&addedAt%3E%3E={added}")
+    assert root.attrib["totalSize"] == "1" and root[0].attrib["ratingKey"] == str(new)
+    # filters={"or": [{"addedAt>>": t}, {"updatedAt>>": t}]} as plexapi's _validateAdvancedSearch sends it
+    either = f"push=1&addedAt%3E%3E={added}&or=1&updatedAt%3E%3E={added}&pop=1"
+    assert titles(either) == ["Alpha", "Beta 2"]
+    assert titles(f"{either}&addedAt%3C%3C={added + 10**6}") == ["Alpha", "Beta 2"]
+    assert titles(f"addedAt%3E%3E={added}&updatedAt%3E%3E={added}") == ["Alpha"]  # AND by default
+    assert requests.get(f"{sim.url}{base}&addedAt%3E%3E=soon", headers={"X-Plex-Token": TOKEN},
+                        timeout=TIMEOUT).status_code == 400

@@ -49,8 +49,23 @@ class RecordingHost:
                              "addTime": "2026-11-25T16:54:27+00:00", "error": None}
         return job_id
 
+    def add_job(self, description: str, func: Any) -> str:
+        """Queued, then run at once by run_queued() (the real host's worker thread does it in order)."""
+        job_id = str(len(self.tasks) + len(self.jobs) + 100)
+        self.jobs[job_id] = {"id": job_id, "status": "READY", "subTasks": [], "progress": None,
+                             "description": description, "startTime": None, "endTime": None,
+                             "addTime": "2026-11-25T16:54:27+00:00", "error": None, "func": func}
+        return job_id
+
+    def run_queued(self) -> None:
+        for job in self.jobs.values():
+            if job["status"] == "READY" and "func" in job:
+                job.pop("func")(None)
+                job["status"] = "FINISHED"
+
     def find_job(self, job_id: str) -> dict | None:
-        return self.jobs.get(job_id)
+        job = self.jobs.get(job_id)
+        return {k: v for k, v in job.items() if k != "func"} if job else None
 
     def stop_job(self, job_id: str) -> bool:
         self.stopped.append(job_id)
@@ -60,7 +75,7 @@ class RecordingHost:
         return False
 
     def job_queue(self) -> list[dict]:
-        return [j for j in self.jobs.values() if j["status"] in ("READY", "RUNNING")]
+        return [self.find_job(j["id"]) for j in self.jobs.values() if j["status"] in ("READY", "RUNNING")]
 
 
 class World:
@@ -498,3 +513,31 @@ def test_hooks_can_call_back_concurrently(world: World) -> None:
         t.join(TIMEOUT)
     assert errors == [] and not any(t.is_alive() for t in threads)
     assert sorted(h["seen_title"] for h in world.host.hooks) == [f"t{i}" for i in range(5)]
+
+
+def test_auto_tag_is_a_job_that_tags_by_name_in_path_and_fires_no_hook(world: World) -> None:
+    """metadataAutoTag queues "Auto-tagging..." (Stash's manager_tasks.go); the job adds performers and
+    tags whose names are whole words of the file path, a studio only to a scene without one, bumps
+    updated_at of changed scenes and fires no hook (internal/autotag calls no post hook)."""
+    stash = world.stash
+    jane = stash.add_performer("Jane Doe")
+    beach = stash.add_tag("Beach")
+    stash.add_tag("Bea")  # a part of a word never matches
+    free = stash.add_scene("Free", ["/data/scenes/Other/jane.doe-on_the_BEACH.mp4"])
+    labelled = stash.add_scene("Labelled", ["/data/scenes/Label/Jane_Doe at the beach.mp4"],
+                               studio_id=world.other)
+    before = {sid: stash.scene(sid)["updated_at"] for sid in (free, labelled, world.scenes[1])}
+    stash.advance_clock(5)
+    reply = post(stash, 'mutation { metadataAutoTag(input: {paths: ["/data/scenes/"]}) }').json()
+    job_id = reply["data"]["metadataAutoTag"]
+    queue = post(stash, "{ jobQueue { id status description } }").json()["data"]["jobQueue"]
+    assert {"id": job_id, "status": "READY", "description": "Auto-tagging..."} in queue
+    world.host.run_queued()
+    free_scene, labelled_scene = stash.scene(free), stash.scene(labelled)
+    for scene in (free_scene, labelled_scene):
+        assert [p["id"] for p in scene["performers"]] == [jane] and [t["id"] for t in scene["tags"]] == [beach]
+    assert free_scene["studio"]["id"] == world.other      # "Other" is a directory name in its path
+    assert labelled_scene["studio"]["id"] == world.other  # kept: Auto Tag never replaces a studio
+    assert free_scene["updated_at"] > before[free] and labelled_scene["updated_at"] > before[labelled]
+    assert stash.scene(world.scenes[1])["updated_at"] == before[world.scenes[1]]  # nothing to add
+    assert world.host.hooks == []

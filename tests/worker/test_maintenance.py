@@ -8,7 +8,7 @@ import time
 from plex.pin import item_url
 from queue import dead_letters, lease, pending
 from queue.database import connect, transaction
-from tests.worker.helpers import configure, count, plugin_lines, run_task
+from tests.worker.helpers import count, plugin_lines, run_task
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, new_job, queued_scene_rows
 
@@ -75,10 +75,10 @@ def test_review_task_relogs_each_recorded_review_line(sandbox):
     assert any("Review: 2 low-confidence match(es)" in t for _lvl, t in lines)
 
 
-def test_retry_dead_letters_queues_them_again_and_the_drain_syncs_a_fixed_scene(sandbox):
+def test_retry_dead_letters_queues_them_again_and_the_drain_syncs_a_fixed_scene(sandbox, monkeypatch):
     sb = sandbox
-    configure(sb, max_retries=0)  # no match -> dead letter at once
-    lost = sb.stash.add_scene("Lost Scene", [])  # no file: nothing can match it
+    monkeypatch.setenv("PLEXSYNC_LATE_TIMING", "0.5,1,2")  # a file Plex never scans: dead letter after 2 s
+    lost = sb.stash.add_scene("Lost Scene", ["/data/scenes/Nowhere/lost.mp4"])
     run_task(sb, "Sync all")
     assert count(sb, "dead_letters") == 1
     assert any("giving up" in t and f"scene {lost}" in t for t in plugin_lines(sb, "error"))
