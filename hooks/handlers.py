@@ -7,15 +7,18 @@ table of the queue database (see queue/pending.py).
 """
 from __future__ import annotations
 
-import threading
+import _thread  # threading's lock without threading's import cost (every Save runs this module)
 import time
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 
-from queue.pending import PendingSet
 from stash import log
-from validation.config import Settings
+
+TYPE_CHECKING = False  # the hook imports neither typing nor the config module for annotations
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from queue.pending import PendingSet
+    from validation.config import Settings
 
 # SceneUpdateInput keys whose change can alter what Plex shows (Stash sends every key; inputFields
 # says which ones the client set). `files`/`primary_file_id` matter because matching is by path.
@@ -25,7 +28,7 @@ SYNCED_INPUT_FIELDS = frozenset({
 })
 
 _in_queue: set[int] = set()
-_in_queue_lock = threading.Lock()
+_in_queue_lock = _thread.allocate_lock()
 
 
 def is_scene_pending(scene_id: int) -> bool:
@@ -60,6 +63,7 @@ def _update_time(update_data: Mapping[str, Any], now: float) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str) and value:
+        from datetime import datetime  # noqa: PLC0415 - Stash sends no updated_at; only tests do
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
         except ValueError:
