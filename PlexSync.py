@@ -11,9 +11,7 @@ from __future__ import annotations
 import io
 import sys
 
-from queue.database import DatabaseUnavailable, connect, default_data_dir
-from queue.operations import load_sync_timestamps
-from queue.pending import PendingSet
+from queue.errors import DatabaseUnavailable
 from stash import log
 from stash.graphql import StashClient, StashError
 from stash.protocol import InputError, Invocation, read_invocation, write_result
@@ -22,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
+    from queue.pending import PendingSet
     from validation.config import LoadedSettings, Settings
 
 SCENE_HOOKS = ("Scene.Update.Post", "Scene.Create.Post")
@@ -50,6 +49,10 @@ def initialize(config_dict: dict[str, Any] | None = None, data_dir: str | None =
                with_worker: bool = False, invocation: Invocation | None = None) -> Runtime:
     """Open the queue database, load the sync timestamps and hand the data folder to the hook handler
     and (for tasks) the worker, as the original plan wires it."""
+    # Imported here: a hook that records nothing never loads sqlite3 (bench/hook_latency.py).
+    from queue.database import connect, default_data_dir  # noqa: PLC0415
+    from queue.operations import load_sync_timestamps  # noqa: PLC0415
+    from queue.pending import PendingSet  # noqa: PLC0415
     config_dict = config_dict or {}
     data_dir = data_dir or config_dict.get("data_dir") or default_data_dir(
         invocation.connection.plugin_dir if invocation else None)
@@ -118,19 +121,12 @@ def handle_hook(hook_context: dict[str, Any], invocation: Invocation, client: St
         raise UsageError(f"unknown hook type {str(hook_type)[:60]!r}")
     object_id = parse_scene_id(hook_context)
     from hooks.handlers import on_scene_update, touches_synced_field  # noqa: PLC0415
+    if hook_type in SCENE_HOOKS and not touches_synced_field(hook_context):
+        # Nothing to record, whatever the settings say: answer before opening the database or reading the
+        # settings (a scene already pending had its drain requested by the hook that recorded it).
+        return "update filtered: nothing to sync"
     runtime = initialize(invocation=invocation)
     try:
-        if hook_type in SCENE_HOOKS and not touches_synced_field(hook_context) \
-                and object_id not in runtime.queue:
-            # Nothing to record and no pending scene to drain: answer without reading the settings.
-            from hooks import settings_cache  # noqa: PLC0415
-            cached = settings_cache.load(runtime.conn)
-            if cached is not None:
-                log.set_debug(cached.debug_logging)
-                if not cached.enabled:
-                    return "sync disabled"
-            log.debug(f"scene {object_id}: update touches no synced field, skipped")
-            return "update filtered: nothing to sync"
         # Entity hooks read which names reach Plex (sync_performers, ...): always fresh from Stash.
         settings = hook_settings(runtime.conn, client, invocation, fresh=hook_type in ENTITY_HOOKS)
         if settings is not None and settings.verify_stash_tls:

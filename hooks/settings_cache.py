@@ -10,7 +10,6 @@ Nothing secret is stored: only on/off facts and the "Plex not configured" messag
 """
 from __future__ import annotations
 
-import json
 import time
 
 from queue.database import get_state, set_state, transaction
@@ -48,19 +47,35 @@ def snapshot(settings: Any) -> dict[str, Any]:
     return values
 
 
+def _encode(values: dict[str, Any]) -> str:
+    # A flat text row, not JSON: the hook process does not import json (see stash/fastjson.py).
+    flags = "".join("1" if values[name] else "0" for name in FLAGS)
+    return f"{values['stored_at']!r}|{flags}|{values.get('missing_plex') or ''}"
+
+
+def _decode(raw: str) -> dict[str, Any] | None:
+    stored_at, _, rest = raw.partition("|")
+    flags, _, missing = rest.partition("|")
+    if len(flags) != len(FLAGS) or set(flags) - {"0", "1"}:
+        return None
+    try:
+        values: dict[str, Any] = {"stored_at": float(stored_at)}
+    except ValueError:
+        return None
+    values.update({name: flag == "1" for name, flag in zip(FLAGS, flags)})
+    values["missing_plex"] = missing
+    return values
+
+
 def load(conn: sqlite3.Connection, now: float | None = None,
          max_age: float = CACHE_SECONDS) -> HookSettings | None:
     """The cached settings when stored less than `max_age` seconds ago, else None (read them fresh)."""
     raw = get_state(conn, CACHE_KEY)
-    if not raw:
+    data = _decode(raw) if raw else None
+    if data is None:
         return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    stored_at = data.get("stored_at") if isinstance(data, dict) else None
     now = time.time() if now is None else now
-    if not isinstance(stored_at, (int, float)) or not 0 <= now - stored_at < max_age:
+    if not 0 <= now - data["stored_at"] < max_age:
         return None  # stale, or the clock went back: never trust it
     return HookSettings(data)
 
@@ -69,4 +84,4 @@ def store(conn: sqlite3.Connection, settings: Any, now: float | None = None) -> 
     values = snapshot(settings)
     values["stored_at"] = time.time() if now is None else now
     with transaction(conn):
-        set_state(conn, CACHE_KEY, json.dumps(values))
+        set_state(conn, CACHE_KEY, _encode(values))

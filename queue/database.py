@@ -10,6 +10,8 @@ import os
 import sqlite3
 import time
 
+from queue.errors import DatabaseUnavailable  # noqa: F401 - defined there (no sqlite3), named here as always
+
 DB_FILE = "plexsync.db"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
@@ -61,8 +63,6 @@ CREATE TABLE IF NOT EXISTS state (
 """
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The queue database cannot be opened or written (read-only folder, full disk...)."""
 
 
 def default_data_dir(plugin_dir: str | None) -> str:

@@ -11,8 +11,6 @@ Stash. urllib.request would load ssl and more on every hook.
 """
 from __future__ import annotations
 
-import json
-
 from stash.protocol import ServerConnection
 
 TYPE_CHECKING = False  # typing costs the hook ~3 ms; annotations are never evaluated (see __future__)
@@ -74,6 +72,8 @@ class StashClient:
         return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._ssl)
 
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        import json  # noqa: PLC0415 - most hooks never reach Stash (see stash/fastjson.py)
+
         body = json.dumps({"query": query, "variables": variables or {}}).encode("utf-8")
         try:
             conn = self._open()

@@ -5,8 +5,9 @@ Stash writes `{"server_connection": ..., "args": ...}` to stdin and parses stdou
 """
 from __future__ import annotations
 
-import json
 import sys
+
+from stash import fastjson
 
 TYPE_CHECKING = False  # typing costs the hook ~3 ms; annotations are never evaluated (see __future__)
 if TYPE_CHECKING:
@@ -92,8 +93,8 @@ def read_invocation(stream: BinaryIO) -> Invocation:
     except UnicodeDecodeError as exc:
         raise InputError(f"stdin is not valid UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        data = fastjson.loads(text)
+    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
         raise InputError(f"stdin is not valid JSON: {getattr(exc, 'msg', 'too deeply nested')}") from None
     if not isinstance(data, dict):
         raise InputError(f"stdin must be a JSON object, got {type(data).__name__}")
@@ -133,6 +134,6 @@ def parse_server_connection(value: Any) -> ServerConnection:
 def write_result(output: Any = None, error: str | None = None, stream: Any = None) -> None:
     """Print the one result object Stash reads from stdout."""
     out = stream if stream is not None else sys.stdout
-    payload = json.dumps({"output": output, "error": error}, ensure_ascii=True, default=str)
+    payload = fastjson.dumps_result(output, error)
     out.write(payload + "\n")
     out.flush()

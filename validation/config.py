@@ -66,6 +66,7 @@ SPECS: dict[str, Spec] = {
     "drain_slice_seconds": Spec("NUMBER", 120.0, "Work slice (seconds)",
                                 "How long one Process queue run works before it yields Stash's job queue to "
                                 "other tasks and queues itself again. 10-3600.", minimum=10, maximum=3600),
+    "parallel_edits": Spec("NUMBER", 0, "Edits in flight", "How many scenes are written to Plex at once (each keeps a request in flight, so a slow or remote Plex stays busy). 0 = the default, 4; at most 16. Edits of one scene always go one after the other, in order.", minimum=0, maximum=16),
     "connect_timeout": Spec("NUMBER", 5.0, "Connect timeout (seconds)",
                             "How long to wait for a connection to Plex or Stash. 1-120.", minimum=1, maximum=120),
     "read_timeout": Spec("NUMBER", 30.0, "Read timeout (seconds)",
@@ -105,6 +106,7 @@ class Settings:
     collections_from_groups: bool = False
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
+    parallel_edits: int = 0  # 0 = worker.inflight.DEFAULT_LANES
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     dry_run: bool = False
