@@ -94,9 +94,9 @@ def test_a_settings_change_reaches_hooks_once_the_cached_copy_is_stale(sandbox):
         # Once the copy is older than CACHE_SECONDS the next hook reads Stash again and sees the change.
         stale = load_settings({}).settings
         settings_cache.store(db, stale, now=time.time() - settings_cache.CACHE_SECONDS - 1)
-        assert _hook(sb, 3, {"title": "three"})["output"] == "sync disabled"
-        assert _hook(sb, 4, {"title": "four"})["output"] == "sync disabled"  # now cached as disabled
-        assert 3 not in {r[0] for r in db.execute("SELECT scene_id FROM pending")}
+        assert "recorded" not in _hook(sb, 3, {"title": "three"})["output"]   # "sync disabled" / "paused"
+        assert "recorded" not in _hook(sb, 4, {"title": "four"})["output"]    # now cached as off
+        assert not {3, 4} & {r[0] for r in db.execute("SELECT scene_id FROM pending")}
     finally:
         lease.release(db, owner)
         db.close()
