@@ -23,7 +23,9 @@ from worker.stash_reader import SCENE_FRAGMENT, StashReadError, read_scene
 BATCH_SIZE = 50           # jobs handed to the in-flight pool at once (and scenes per findScenes)
 PLEX_KEYS_PER_REQUEST = 100  # plexapi's container size: more keys would page into a second request
 
-SCENES_QUERY = ("query PlexSyncScenes($ids: [ID!]) { findScenes(ids: $ids, filter: {per_page: -1}) "
+# `scene_ids: [Int!]`: every Stash release has it (newer ones add `ids: [ID!]` and mark this deprecated,
+# still served; stashapp/stash graphql/schema/schema.graphql).
+SCENES_QUERY = ("query PlexSyncScenes($ids: [Int!]) { findScenes(scene_ids: $ids, filter: {per_page: -1}) "
                 "{ scenes { %s } } }" % " ".join(SCENE_FRAGMENT.split()))
 
 
@@ -31,7 +33,7 @@ def read_scenes(stash: Any, scene_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The scenes of `scene_ids` that exist, by id, in one query. Raises StashReadError when Stash
     answers with an error (never mistaken for deleted scenes: a resolver error nulls the whole list)."""
     response = stash.s.post(stash.url, json={"query": SCENES_QUERY,
-                                             "variables": {"ids": [str(i) for i in scene_ids]}})
+                                             "variables": {"ids": [int(i) for i in scene_ids]}})
     if response.status_code != 200:
         raise StashReadError(f"HTTP {response.status_code} reading {len(scene_ids)} scenes")
     try:
