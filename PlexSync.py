@@ -2,24 +2,26 @@
 
 Reads one JSON object from stdin, dispatches the hook or task, prints exactly one JSON object on stdout.
 Importing this module has no side effects; `main()` does the work. The hook path imports only the
-standard library (plexapi, requests, stashapi and persistqueue load only inside tasks).
+standard library (plexapi, requests, stashapi and persistqueue load only inside tasks), and of that only
+what a Save needs: the user waits for one hook process per scene, so every import here is paid per scene
+(bench/hook_latency.py). Typing, dataclasses, the settings parser and the HTTP client load on use.
 """
 from __future__ import annotations
 
 import io
-import os
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable
 
-from hooks.handlers import on_scene_update
-from queue.database import DatabaseUnavailable, connect, default_data_dir
-from queue.operations import load_sync_timestamps
-from queue.pending import PendingSet
+from queue.errors import DatabaseUnavailable
 from stash import log
 from stash.graphql import StashClient, StashError
 from stash.protocol import InputError, Invocation, read_invocation, write_result
-from validation.config import LoadedSettings, Settings, load_settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from queue.pending import PendingSet
+    from validation.config import LoadedSettings, Settings
 
 SCENE_HOOKS = ("Scene.Update.Post", "Scene.Create.Post")
 ENTITY_HOOKS = ("Performer.Update.Post", "Studio.Update.Post", "Tag.Update.Post", "Group.Update.Post")
@@ -30,21 +32,27 @@ class UsageError(ValueError):
     """A hook or task invocation PlexSync cannot act on; the message goes to the user as is."""
 
 
-@dataclass
 class Runtime:
     """What one invocation works with: the data folder, its queue database and sync timestamps."""
-    data_dir: str
-    conn: Any
-    queue: PendingSet
-    sync_timestamps: Any
-    dead_letter_queue: Any
-    worker: Any = None  # the SyncWorker class for tasks (the drain starts it under its lease)
+
+    def __init__(self, data_dir: str, conn: Any, queue: PendingSet, sync_timestamps: Any,
+                 dead_letter_queue: Any, worker: Any = None) -> None:
+        self.data_dir = data_dir
+        self.conn = conn
+        self.queue = queue
+        self.sync_timestamps = sync_timestamps
+        self.dead_letter_queue = dead_letter_queue
+        self.worker = worker  # the SyncWorker class for tasks (the drain starts it under its lease)
 
 
 def initialize(config_dict: dict[str, Any] | None = None, data_dir: str | None = None,
                with_worker: bool = False, invocation: Invocation | None = None) -> Runtime:
     """Open the queue database, load the sync timestamps and hand the data folder to the hook handler
     and (for tasks) the worker, as the original plan wires it."""
+    # Imported here: a hook that records nothing never loads sqlite3 (bench/hook_latency.py).
+    from queue.database import connect, default_data_dir  # noqa: PLC0415
+    from queue.operations import load_sync_timestamps  # noqa: PLC0415
+    from queue.pending import PendingSet  # noqa: PLC0415
     config_dict = config_dict or {}
     data_dir = data_dir or config_dict.get("data_dir") or default_data_dir(
         invocation.connection.plugin_dir if invocation else None)
@@ -61,6 +69,7 @@ def initialize(config_dict: dict[str, Any] | None = None, data_dir: str | None =
 
 
 def read_settings(client: StashClient) -> LoadedSettings:
+    from validation.config import load_settings  # noqa: PLC0415 - most hooks use the cached settings
     loaded = load_settings(client.plugin_settings())
     log.set_debug(loaded.settings.debug_logging)
     log.add_secret(loaded.settings.plex_token)
@@ -84,22 +93,44 @@ def parse_scene_id(hook_context: dict[str, Any]) -> int:
     return scene_id
 
 
+def hook_settings(conn: Any, client: StashClient, invocation: Invocation, fresh: bool = False) -> Any:
+    """The settings a hook acts on: the copy scene hooks cached in the queue database moments ago
+    (hooks/settings_cache.py), else read from Stash (and cached). None when Stash cannot say: then the
+    update is recorded anyway, which loses nothing."""
+    from hooks import settings_cache  # noqa: PLC0415 - sqlite + json only
+    cached = None if fresh else settings_cache.load(conn)
+    if cached is not None:
+        log.set_debug(cached.debug_logging)
+        return cached
+    try:
+        settings = read_settings(client).settings
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the update must still be recorded
+        # Without settings we cannot tell whether sync is on; recording the scene loses nothing.
+        log.warning(f"could not read PlexSync settings ({log.redact(str(exc))[:300]}); recording the update anyway")
+        return None
+    try:
+        settings_cache.store(conn, settings)
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs the next hook time
+        log.debug(f"could not cache the settings for the next hooks: {exc}")
+    return settings
+
+
 def handle_hook(hook_context: dict[str, Any], invocation: Invocation, client: StashClient) -> str:
     hook_type = hook_context.get("type")
     if hook_type not in SCENE_HOOKS + ENTITY_HOOKS + (DESTROY_HOOK,):
         raise UsageError(f"unknown hook type {str(hook_type)[:60]!r}")
     object_id = parse_scene_id(hook_context)
-    try:
-        loaded = read_settings(client)
-        settings = loaded.settings
-        if settings.verify_stash_tls:
-            client = _stash_client(invocation, settings)
-    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the update must still be recorded
-        # Without settings we cannot tell whether sync is on; recording the scene loses nothing.
-        log.warning(f"could not read PlexSync settings ({log.redact(str(exc))[:300]}); recording the update anyway")
-        settings = None
+    from hooks.handlers import SCOPE_INPUT_FIELDS, on_scene_update, touches_synced_field  # noqa: PLC0415
+    if hook_type in SCENE_HOOKS and not touches_synced_field(hook_context, SCOPE_INPUT_FIELDS):
+        # Nothing to record, whatever the settings say: answer before opening the database or reading the
+        # settings (a scene already pending had its drain requested by the hook that recorded it).
+        return "update filtered: nothing to sync"
     runtime = initialize(invocation=invocation)
     try:
+        # Entity hooks read which names reach Plex (sync_performers, ...): always fresh from Stash.
+        settings = hook_settings(runtime.conn, client, invocation, fresh=hook_type in ENTITY_HOOKS)
+        if settings is not None and settings.verify_stash_tls:
+            client = _stash_client(invocation, settings)
         if hook_type == DESTROY_HOOK:
             from queue.operations import forget_scene  # noqa: PLC0415
             forget_scene(runtime.conn, object_id)

@@ -7,7 +7,11 @@ and waits until Stash's job queue is idle: the Sync all task, then every "Proces
 Then "Sync all" again with nothing changed. Figures per phase: Plex requests (all of them, including the
 path-index pages) per synced scene, wall time from the press to an idle queue, scenes per second.
 
-    python -m bench.bulk_sync [--runs 3] [--scenes 2000] [--plex-items 20000] [--latency-ms 2]
+With `--before DIR` (a checkout of older code), every run is made for that code too, alternating run by
+run on identically seeded sandboxes, and a second, smaller comparison runs at 20 ms Plex latency (where
+the number of requests in flight matters most); before, after and the ratio are published.
+
+    python -m bench.bulk_sync [--runs 3] [--scenes 2000] [--plex-items 20000] [--latency-ms 2] [--before DIR]
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ class Phase:
     index_pages: int
     task_seconds: float
     item_requests: int        # requests about one item (re-read, edit, poster), not setup or index pages
+    posters: int = 0          # poster uploads (one per changed image)
     by_method: dict[str, int] = field(default_factory=dict)
 
 
@@ -75,20 +80,22 @@ def _phase(sb: Any) -> Phase:
         task_seconds=float(task_time.group(1)) if task_time else 0.0,
         item_requests=sum(1 for r in requests if r["path"].startswith("/library/metadata/")
                           or (r["method"] == "PUT" and "id" in r["query"])),
+        posters=sum(1 for r in requests if r["method"] == "POST" and r["path"].endswith("/posters")),
         by_method=by_method)
 
 
 def measure(runs: int = 3, scenes: int = 2000, plex_items: int = 20000,
-            latency_ms: float = 2.0) -> list[tuple[Phase, Phase]]:
-    from sandbox import Sandbox
+            latency_ms: float = 2.0, plugin_src: str | None = None, label: str = "") -> list[tuple[Phase, Phase]]:
+    from sandbox import REPO_ROOT, Sandbox
 
     results = []
     for i in range(runs):
         with tempfile.TemporaryDirectory(prefix="plexsync-bulk-") as root:
-            with Sandbox(root, scenes=scenes, plex_items=plex_items, latency_ms=latency_ms, seed=1 + i) as sb:
+            with Sandbox(root, scenes=scenes, plex_items=plex_items, latency_ms=latency_ms, seed=1 + i,
+                         plugin_src=plugin_src or REPO_ROOT) as sb:
                 first = _phase(sb)
                 second = _phase(sb)
-        print(f"[bulk_sync] run {i + 1}/{runs}: first {first.wall:.1f} s, {first.plex_requests} Plex requests, "
+        print(f"[bulk_sync]{label} run {i + 1}/{runs}: first {first.wall:.1f} s, {first.plex_requests} Plex requests, "
               f"{first.synced} synced in {first.drains} drain run(s); unchanged {second.wall:.1f} s, "
               f"{second.plex_requests} Plex requests, {second.queued} queued", flush=True)
         results.append((first, second))
@@ -129,13 +136,14 @@ def section(results: list[tuple[Phase, Phase]], scenes: int, plex_items: int, la
         f"{_s([s.wall for s in seconds], '{:.1f}')} | "
         f"{_s([scenes / s.wall for s in seconds], '{:.0f}')} scenes checked per second |",
         "",
-        f"- First run: {_s(per_scene_items)} Plex requests per synced scene for the item itself; the rest are "
+        f"- First run: {_s(per_scene_items)} Plex requests per synced scene for the item itself, "
+        f"{_s([(f.plex_requests - f.posters) / f.synced if f.synced else 0.0 for f in firsts])} per synced scene "
+        f"in all once the poster uploads are set aside (budget 1.2 plus one per changed image); the rest are "
         f"the path-index pages (GET .../all: {_s([f.index_pages for f in firsts], '{:.0f}')} per run) and GET /, "
-        f"/library, /library/sections once per drain. Per item: one GET re-reading the item before the tag edit, one PUT (the batched, "
-        f"locked edit) and one POST (the poster upload, needed on the first sync of a scene with a cover). "
-        f"DESIGN.md's budget (<= 2 per changed scene plus the amortised index pages) is exceeded by that poster "
-        f"upload on a first sync; an edit that leaves the cover alone needs only GET + PUT (from the worker's "
-        f"code, not measured here). "
+        f"/library, /library/sections once per drain. Per item: one PUT (the batched, locked edit) and one POST "
+        f"(the poster upload, needed on the first sync of a scene with a cover); the items themselves are read "
+        f"ahead up to 50 at a time in one `GET /library/metadata/k1,k2,...` (worker/read_ahead.py), and the scenes "
+        f"in one findScenes per batch on the Stash side; up to 4 scenes are in flight at once (parallel_edits). "
         f"Requests by method (run 1): {', '.join(f'{k} {v}' for k, v in sorted(firsts[0].by_method.items()))}; "
         f"LOW-confidence scenes left for review: {_s([f.low for f in firsts], '{:.0f}')}; Process queue runs: "
         f"{_s([f.drains for f in firsts], '{:.0f}')}"
@@ -147,11 +155,75 @@ def section(results: list[tuple[Phase, Phase]], scenes: int, plex_items: int, la
     return "\n".join(lines)
 
 
-def run(quick: bool = False) -> str:
-    sizes = dict(scenes=60, plex_items=600, latency_ms=2.0) if quick else dict(scenes=2000, plex_items=20000,
-                                                                                  latency_ms=2.0)
-    results = measure(runs=1 if quick else 3, **sizes)
-    return section(results, **sizes)
+def compare(runs: int, scenes: int, plex_items: int, latency_ms: float,
+            before: str) -> dict[str, list[tuple[Phase, Phase]]]:
+    """Runs for the older code and this code, alternating, on the same seeds."""
+    results: dict[str, list[tuple[Phase, Phase]]] = {"before": [], "after": []}
+    for i in range(runs):
+        for name, src in (("before", before), ("after", None)):
+            results[name] += _measure_seed(i, scenes, plex_items, latency_ms, src, name)
+    return results
+
+
+def _measure_seed(i: int, scenes: int, plex_items: int, latency_ms: float, src: str | None,
+                  name: str) -> list[tuple[Phase, Phase]]:
+    from sandbox import REPO_ROOT, Sandbox
+    with tempfile.TemporaryDirectory(prefix="plexsync-bulk-") as root:
+        with Sandbox(root, scenes=scenes, plex_items=plex_items, latency_ms=latency_ms, seed=1 + i,
+                     plugin_src=src or REPO_ROOT) as sb:
+            first = _phase(sb)
+            second = _phase(sb)
+    print(f"[bulk_sync] {name} {latency_ms:g} ms run {i + 1}: first {first.wall:.1f} s, {first.plex_requests} "
+          f"Plex requests, {first.synced} synced; unchanged {second.wall:.1f} s", flush=True)
+    return [(first, second)]
+
+
+def comparison_section(by_latency: dict[float, tuple[dict[str, list[tuple[Phase, Phase]]], int, int]]) -> str:
+    lines = ["", "### Before and after (same run, alternating, same seeds)", "",
+             "\"before\" is the code of the older checkout given with `--before`; figures are median (min-max) "
+             "of the runs. Requests per changed scene count every Plex request except the poster uploads "
+             "(one per changed image), index pages and session set-up included.", "",
+             "| Plex latency | library | measure | before | after | after / before |", "|---|---|---|---|---|---|"]
+    for latency, (res, scenes, items) in by_latency.items():
+        def rate(r: list[tuple[Phase, Phase]]) -> list[float]:
+            return [f.synced / f.wall for f, _ in r]
+
+        def per_scene(r: list[tuple[Phase, Phase]]) -> list[float]:
+            return [(f.plex_requests - f.posters) / f.synced if f.synced else 0.0 for f, _ in r]
+
+        def unchanged(r: list[tuple[Phase, Phase]]) -> list[float]:
+            return [s.task_seconds for _, s in r]
+
+        lib = f"{scenes:,} scenes, {items:,} items"
+        for label, fn, fmt in (("changed scenes per second (first Sync all + drain)", rate, "{:.1f}"),
+                               ("Plex requests per changed scene, posters aside", per_scene, "{:.2f}"),
+                               ("unchanged Sync all: task seconds (Stash side)", unchanged, "{:.2f}")):
+            b, a = fn(res["before"]), fn(res["after"])
+            ratio = Stats.of(a).median / Stats.of(b).median if Stats.of(b).median else float("nan")
+            lines.append(f"| {latency:g} ms | {lib} | {label} | {_s(b, fmt)} | {_s(a, fmt)} | {ratio:.2f}x |")
+        posters = [f.posters / f.synced if f.synced else 0.0 for f, _ in res["after"]]
+        lines.append(f"| {latency:g} ms | {lib} | poster uploads per changed scene (after) | | {_s(posters)} | |")
+        unchanged_requests = [s.plex_requests for _, s in res["after"]]
+        lines.append(f"| {latency:g} ms | {lib} | Plex requests of the unchanged Sync all (after) | "
+                     f"{_s([s.plex_requests for _, s in res['before']], '{:.0f}')} | "
+                     f"{_s(unchanged_requests, '{:.0f}')} | |")
+    return "\n".join(lines)
+
+
+def run(quick: bool = False, before: str | None = None, runs: int | None = None, scenes: int = 2000,
+        plex_items: int = 20000, latency_ms: float = 2.0) -> str:
+    sizes = dict(scenes=60, plex_items=600, latency_ms=2.0) if quick else dict(scenes=scenes, plex_items=plex_items,
+                                                                                  latency_ms=latency_ms)
+    runs = runs or (1 if quick else 3)
+    if not before:
+        return section(measure(runs=runs, **sizes), **sizes)
+    slow = dict(scenes=60, plex_items=600, latency_ms=20.0) if quick else dict(scenes=400, plex_items=4000,
+                                                                                  latency_ms=20.0)
+    fast_res = compare(runs, before=before, **sizes)
+    slow_res = compare(1 if quick else 2, before=before, **slow)
+    text = section(fast_res["after"], **sizes)
+    return text + "\n" + comparison_section({sizes["latency_ms"]: (fast_res, sizes["scenes"], sizes["plex_items"]),
+                                              slow["latency_ms"]: (slow_res, slow["scenes"], slow["plex_items"])})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=2000)
     parser.add_argument("--plex-items", type=int, default=20000)
     parser.add_argument("--latency-ms", type=float, default=2.0)
+    parser.add_argument("--before", default=None, help="checkout of older code to compare with, same run")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     opts = parser.parse_args(argv)
+    if opts.before:
+        text = run(before=opts.before, runs=opts.runs, scenes=opts.scenes, plex_items=opts.plex_items,
+                   latency_ms=opts.latency_ms)
+        publish("bulk_sync", text, write=not opts.no_write)
+        return 0
     results = measure(runs=opts.runs, scenes=opts.scenes, plex_items=opts.plex_items, latency_ms=opts.latency_ms)
     text = section(results, opts.scenes, opts.plex_items, opts.latency_ms)
     publish("bulk_sync", text, write=not opts.no_write)

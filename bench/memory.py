@@ -7,7 +7,10 @@ task process itself, as Stash starts it. That process builds the Plex path index
 listings and syncs every scene. Its peak RSS is the kernel's high-water mark of that process (VmHWM in
 /proc, polled every 50 ms, which also shows when the peak happened).
 
-    python -m bench.memory [--plex-items 100000] [--scenes 1000]
+A second measurement does the same for the bulk benchmark's library (20,000 items, 2,000 scenes;
+budget 60 MB). With `--before DIR` both are made for that older checkout too, in the same run.
+
+    python -m bench.memory [--plex-items 100000] [--scenes 1000] [--before DIR]
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from bench.common import REPO_ROOT, machine, publish
 
 BUDGET_MB = 150.0
+BULK_BUDGET_MB = 60.0   # the bulk benchmark's library: 20,000 items, 2,000 scenes
 COMMAND = "python -m bench.memory"
 
 
@@ -95,7 +99,7 @@ def _poll_rss(pid: int, samples: list[tuple[float, int, int]], stop: threading.E
             return
 
 
-def measure(plex_items: int = 100_000, scenes: int = 1_000) -> MemoryResult:
+def measure(plex_items: int = 100_000, scenes: int = 1_000, plugin_src: str = REPO_ROOT) -> MemoryResult:
     from queue import pending
     from queue.database import connect
     from sandbox.install import install_plugin
@@ -103,7 +107,7 @@ def measure(plex_items: int = 100_000, scenes: int = 1_000) -> MemoryResult:
     with tempfile.TemporaryDirectory(prefix="plexsync-bench-mem-") as root:
         sandbox_proc, info = _start_sandbox(root, scenes, plex_items)
         try:
-            plugin_dir = install_plugin(REPO_ROOT, info["plugins_dir"])
+            plugin_dir = install_plugin(plugin_src, info["plugins_dir"])
             # One run does the whole job: a slice long enough that it never re-queues itself.
             _gql(info["stash_url"], "mutation($i: Map!) { configurePlugin(plugin_id: \"PlexSync\", input: $i) }",
                  {"i": {"plex_url": info["plex_url"], "plex_token": info["plex_token"],
@@ -183,17 +187,37 @@ def section(r: MemoryResult) -> str:
     ])
 
 
-def run(quick: bool = False) -> str:
-    return section(measure(plex_items=2_000 if quick else 100_000, scenes=20 if quick else 1_000))
+def comparison(rows: list[tuple[int, int, float, MemoryResult, MemoryResult | None]]) -> str:
+    lines = ["", "### Before and after, and the bulk benchmark's library", "",
+             "Same method, one task process each; \"before\" is the older checkout given with `--before`.", "",
+             "| library | scenes | peak RSS before | peak RSS after | after / before | budget | wall before | "
+             "wall after |", "|---|---|---|---|---|---|---|---|"]
+    for items, scenes, budget, after, before in rows:
+        b_rss = f"{before.peak_rss_mb:.1f} MB" if before else "-"
+        ratio = f"{after.peak_rss_mb / before.peak_rss_mb:.2f}x" if before else "-"
+        verdict = "within" if after.peak_rss_mb <= budget else "OVER"
+        lines.append(f"| {items:,} items | {scenes:,} | {b_rss} | **{after.peak_rss_mb:.1f} MB** | {ratio} | "
+                     f"{budget:.0f} MB: {verdict} | {before.wall_s if before else 0:.1f} s | {after.wall_s:.1f} s |")
+    return "\n".join(lines)
+
+
+def run(quick: bool = False, before: str | None = None) -> str:
+    big = (2_000, 20) if quick else (100_000, 1_000)
+    bulk = (600, 60) if quick else (20_000, 2_000)
+    after_big = measure(*big)
+    rows = [(big[0], big[1], BUDGET_MB, after_big, measure(*big, plugin_src=before) if before else None),
+            (bulk[0], bulk[1], BULK_BUDGET_MB, measure(*bulk), measure(*bulk, plugin_src=before) if before else None)]
+    return section(after_big) + "\n" + comparison(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description="peak RSS of Process queue, 100k-item Plex")
     parser.add_argument("--plex-items", type=int, default=100_000)
     parser.add_argument("--scenes", type=int, default=1_000)
+    parser.add_argument("--before", default=None, help="checkout of older code to compare with, same run")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     opts = parser.parse_args(argv)
-    text = section(measure(opts.plex_items, opts.scenes))
+    text = run(before=opts.before) if opts.before else section(measure(opts.plex_items, opts.scenes))
     publish("memory", text, write=not opts.no_write)
     return 0
 

@@ -25,7 +25,10 @@ def ensure_drain(conn: sqlite3.Connection, client: StashClient, trigger: str = "
         except StashError as exc:
             log.debug(f"cannot check drain job {job_id}: {exc}")
             return False
-        return bool(job) and job.get("status") in ACTIVE_JOB_STATES
+        status = job.get("status") if job else None
+        if status == "READY":
+            drain_request.seen_waiting(conn, job_id)
+        return status in ACTIVE_JOB_STATES
 
     if not drain_request.claim(conn, job_active):
         return "requested-recently"

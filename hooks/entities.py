@@ -1,7 +1,7 @@
 """Performer / Studio / Tag / Group .Update.Post: a renamed object changes what Plex shows for every scene
 that carries it, and Stash fires no scene hook for that. Queue those scenes.
 
-Fast-hook rules, as for scene hooks: standard library only (stash.graphql is urllib), one GraphQL request,
+Fast-hook rules, as for scene hooks: standard library only (stash.graphql is http.client), one GraphQL request,
 a single SQLite transaction, no Plex traffic. Rules:
 - Only when the update sent a name (`inputFields` holds "name") and the name that reaches Plex may differ.
   Stash's edit forms send every field on each Save, so "sent" is not "changed": the last name seen for

@@ -7,17 +7,18 @@ table of the queue database (see queue/pending.py).
 """
 from __future__ import annotations
 
-import threading
+import _thread  # threading's lock without threading's import cost (every Save runs this module)
 import time
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 
-from hooks.own_writes import is_own_link_write
-from queue.pending import PendingSet
 from stash import log
-from validation.config import Settings
-from worker.scope import gate_input_fields
+
+TYPE_CHECKING = False  # the hook imports neither typing nor the config module for annotations
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from queue.pending import PendingSet
+    from validation.config import Settings
 
 # SceneUpdateInput keys whose change can alter what Plex shows (Stash sends every key; inputFields
 # says which ones the client set). `files`/`primary_file_id` matter because matching is by path.
@@ -27,7 +28,7 @@ SYNCED_INPUT_FIELDS = frozenset({
 })
 
 _in_queue: set[int] = set()
-_in_queue_lock = threading.Lock()
+_in_queue_lock = _thread.allocate_lock()
 
 
 def is_scene_pending(scene_id: int) -> bool:
@@ -44,6 +45,11 @@ def unmark_scene_pending(scene_id: int) -> None:
     """Called when a job ends, whether it succeeded or failed, so a later update queues it again."""
     with _in_queue_lock:
         _in_queue.discard(scene_id)
+
+
+# Input keys a scope gate may read (worker/scope.py). The entry point's settings-free first filter lets them
+# through; on_scene_update then applies only the gates the settings turn on.
+SCOPE_INPUT_FIELDS = frozenset({"organized", "stash_ids"})
 
 
 def touches_synced_field(update_data: Mapping[str, Any], extra_fields: frozenset[str] = frozenset()) -> bool:
@@ -63,6 +69,7 @@ def _update_time(update_data: Mapping[str, Any], now: float) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str) and value:
+        from datetime import datetime  # noqa: PLC0415 - Stash sends no updated_at; only tests do
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
         except ValueError:
@@ -77,6 +84,8 @@ def on_scene_update(scene_id: int, update_data: Mapping[str, Any], queue: Pendin
     if settings is not None and not settings.enabled:
         log.debug(f"scene {scene_id}: Pause sync is on, update not recorded")
         return False
+    from hooks.own_writes import is_own_link_write  # noqa: PLC0415 - past the settings-free first filter
+    from worker.scope import gate_input_fields  # noqa: PLC0415
     if not touches_synced_field(update_data, gate_input_fields(settings)):
         log.debug(f"scene {scene_id}: update touches no synced field, skipped")
         return False

@@ -10,7 +10,9 @@ already synced to that item. Standard library only (the hook path).
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Mapping
+TYPE_CHECKING = False  # the hook path avoids importing typing (bench/hook_latency.py)
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 from queue.database import get_state
 from queue.operations import get_record

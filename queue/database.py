@@ -6,11 +6,11 @@ file is moved aside (never deleted) and a fresh one is started, so work continue
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
-from typing import Iterator
+
+from queue.errors import DatabaseUnavailable  # noqa: F401 - defined there (no sqlite3), named here as always
 
 DB_FILE = "plexsync.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -69,8 +69,6 @@ CREATE TABLE IF NOT EXISTS state (
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The queue database cannot be opened or written (read-only folder, full disk...)."""
 
 
 def default_data_dir(plugin_dir: str | None) -> str:
@@ -127,8 +125,10 @@ def _move_aside(path: str) -> str:
     os.replace(path, target)
     for suffix in ("-wal", "-shm"):
         if os.path.exists(path + suffix):
-            with contextlib.suppress(OSError):
+            try:
                 os.replace(path + suffix, target + suffix)
+            except OSError:
+                pass
     return target
 
 
@@ -164,17 +164,25 @@ def connect(data_dir: str, on_recover=None) -> sqlite3.Connection:
             raise DatabaseUnavailable(f"cannot create a fresh queue database at {path}: {exc2}") from None
 
 
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-    """One atomic state change. IMMEDIATE takes the write lock up front, so two writers never deadlock."""
-    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
-        conn.execute("COMMIT")
+class transaction:  # noqa: N801 - used as `with transaction(conn):`, like the function it replaced
+    """One atomic state change. IMMEDIATE takes the write lock up front, so two writers never deadlock.
+
+    A small class rather than contextlib.contextmanager: every hook opens one, and contextlib is
+    among the imports the hook process cannot afford."""
+
+    __slots__ = ("conn", "immediate")
+
+    def __init__(self, conn: sqlite3.Connection, immediate: bool = True) -> None:
+        self.conn = conn
+        self.immediate = immediate
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE" if self.immediate else "BEGIN")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False
 
 
 def get_state(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:

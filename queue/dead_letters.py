@@ -1,22 +1,23 @@
 """Dead letters: jobs that failed for good (no Plex match after every retry), kept with the reason."""
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections import namedtuple  # loaded by sqlite3 anyway; dataclasses would cost the hook ~15 ms
 
 from queue.database import transaction
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True)
-class DeadLetter:
-    scene_id: int
-    error: str
-    attempts: int
-    failed_at: float
-    job: dict[str, Any]
+# scene_id: int, error: str, attempts: int, failed_at: float, job: dict (the job as it was queued)
+DeadLetter = namedtuple("DeadLetter", "scene_id error attempts failed_at job")
+
+
+def _json():  # noqa: ANN202 - the json module, imported on use: every hook imports this module
+    import json  # noqa: PLC0415
+    return json
 
 
 def add(conn: sqlite3.Connection, scene_id: int, error: str, attempts: int, job: dict[str, Any],
@@ -26,7 +27,7 @@ def add(conn: sqlite3.Connection, scene_id: int, error: str, attempts: int, job:
         "INSERT INTO dead_letters(scene_id, error, attempts, failed_at, job) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(scene_id) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, "
         "failed_at = excluded.failed_at, job = excluded.job",
-        (int(scene_id), error[:2000], int(attempts), now, json.dumps(job)))
+        (int(scene_id), error[:2000], int(attempts), now, _json().dumps(job)))
 
 
 def resolve(conn: sqlite3.Connection, scene_id: int) -> None:
@@ -36,7 +37,7 @@ def resolve(conn: sqlite3.Connection, scene_id: int) -> None:
 
 def all_letters(conn: sqlite3.Connection) -> list[DeadLetter]:
     rows = conn.execute("SELECT scene_id, error, attempts, failed_at, job FROM dead_letters ORDER BY failed_at")
-    return [DeadLetter(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+    return [DeadLetter(r[0], r[1], r[2], r[3], _json().loads(r[4])) for r in rows]
 
 
 def count(conn: sqlite3.Connection) -> int:

@@ -6,10 +6,8 @@ the lease with a heartbeat; a killed drain stops renewing and its lease simply e
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import time
-import uuid
 
 from queue.database import transaction
 
@@ -17,8 +15,16 @@ DRAIN = "drain"
 DEFAULT_TTL = 30.0
 
 
+def _hostname() -> str:
+    # os.uname is what socket.gethostname reads on POSIX; importing socket would cost every hook ~5 ms.
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # noqa: PLC0415 - Windows
+    return socket.gethostname()
+
+
 def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{_hostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
 def holder_is_dead(owner: str) -> bool:
@@ -32,7 +38,7 @@ def holder_is_dead(owner: str) -> bool:
     if len(parts) < 3 or not parts[-2].isdigit():
         return False
     host, pid = ":".join(parts[:-2]), int(parts[-2])
-    if host != socket.gethostname() or pid == os.getpid() or pid <= 0:
+    if host != _hostname() or pid == os.getpid() or pid <= 0:
         return False
     try:
         os.kill(pid, 0)

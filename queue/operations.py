@@ -7,21 +7,15 @@ a library of 100,000 synced scenes (loading them all would cost more than the ho
 from __future__ import annotations
 
 import sqlite3
+from collections import namedtuple  # loaded by sqlite3 anyway; dataclasses would cost the hook ~15 ms
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 from queue.database import connect, transaction
 
-
-@dataclass(frozen=True)
-class SyncRecord:
-    scene_id: int
-    synced_at: float
-    stash_updated_at: str | None
-    rating_key: int | None
-    section_id: int | None
-    content_hash: str | None
-    poster_hash: str | None
+# scene_id: int, synced_at: float, stash_updated_at: str | None, rating_key: int | None,
+# section_id: int | None, content_hash: str | None, poster_hash: str | None (one sync_state row)
+SyncRecord = namedtuple("SyncRecord", "scene_id synced_at stash_updated_at rating_key section_id content_hash "
+                                      "poster_hash")
 
 
 class SyncTimestamps(Mapping):

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections import namedtuple  # loaded by sqlite3 anyway; dataclasses would cost the hook ~15 ms
 
 from queue.database import transaction
 
-
-@dataclass(frozen=True)
-class PendingScene:
-    scene_id: int
-    recorded_at: float
-    updated_at: float | None
-    reason: str
-    force: bool
+# scene_id: int, recorded_at: float, updated_at: float | None, reason: str, force: bool
+PendingScene = namedtuple("PendingScene", "scene_id recorded_at updated_at reason force")
 
 
 def record(conn: sqlite3.Connection, scene_id: int, reason: str, updated_at: float | None = None,

@@ -917,9 +917,19 @@ class RequestLog:
         self._entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=limit)
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self._total = 0
+        self._active = 0
+
+    def done(self) -> None:
+        """The request recorded last by this handler was answered (or dropped)."""
+        with self._lock:
+            self._active -= 1
 
     def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Log an arriving request; `in_flight` is how many requests (this one included) the server was
+        handling at that moment, so tests can see a client keep several requests outstanding."""
         with self._lock:
+            self._active += 1
+            entry["in_flight"] = self._active
             self._entries.append(entry)
             self._counts[(entry["method"], entry["path"])] += 1
             self._total += 1
@@ -1123,27 +1133,30 @@ class _PlexHandler(BaseHTTPRequestHandler):
             "query": {k: v for k, v in pairs if k != "X-Plex-Token"},  # never log the token
             "container_start": self.headers.get(_PAGING[0]), "container_size": self.headers.get(_PAGING[1]),
             "delay_ms": sim.faults.latency_ms, "status": None})
-        faults = sim.faults
-        if faults.hanging:
-            faults.wait_released()
-            # A hung request is never answered: the client has given up; drop the connection.
-            self.close_connection = True
-            return
-        faults.delay()
-        if faults.stopped.is_set() or self.server.closing:
-            self.close_connection = True
-            return
-        status = faults.take_failure()
-        if status is not None:
-            entry["status"] = status
-            self._send(status, _html_error(status), "text/html")
-            return
         try:
-            status, body, ctype = self._route(request)
-        except HttpError as err:
-            status, body, ctype = err.status, _html_error(err.status), "text/html"
-        entry["status"] = status
-        self._send(status, body, ctype)
+            faults = sim.faults
+            if faults.hanging:
+                faults.wait_released()
+                # A hung request is never answered: the client has given up; drop the connection.
+                self.close_connection = True
+                return
+            faults.delay()
+            if faults.stopped.is_set() or self.server.closing:
+                self.close_connection = True
+                return
+            status = faults.take_failure()
+            if status is not None:
+                entry["status"] = status
+                self._send(status, _html_error(status), "text/html")
+                return
+            try:
+                status, body, ctype = self._route(request)
+            except HttpError as err:
+                status, body, ctype = err.status, _html_error(err.status), "text/html"
+            entry["status"] = status
+            self._send(status, body, ctype)
+        finally:
+            sim.log.done()
 
     def _route(self, request: _Request) -> tuple[int, bytes, str]:
         allowed: list[str] = []
@@ -1424,8 +1437,9 @@ class PlexSim:
     @property
     def requests(self) -> list[dict[str, Any]]:
         """Copies of the logged requests in arrival order: method, path, query (token removed),
-        container_start/container_size (paging headers as sent, or None), delay_ms (injected latency)
-        and status (None if unanswered)."""
+        container_start/container_size (paging headers as sent, or None), delay_ms (injected latency),
+        in_flight (requests being handled when it arrived, itself included) and status (None if
+        unanswered)."""
         return self.log.entries()
 
     def request_count(self, method: str | None = None, path_prefix: str | None = None) -> int:

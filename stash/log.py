@@ -6,16 +6,19 @@ Registered secrets (Plex token, session cookie, API key) are masked in every lin
 """
 from __future__ import annotations
 
+import _thread  # threading's lock without threading's import cost (every hook imports this module)
 import sys
-import threading
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 _LEVEL_CHARS = {"trace": "t", "debug": "d", "info": "i", "warning": "w", "error": "e"}
 # Stash's reader gives up at 64 KiB; stay far below it so a long path list can never break the pipe.
 MAX_LINE_BYTES = 16 * 1024
 _TRUNCATION_MARK = " …[truncated]"
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _secrets: set[str] = set()
 _debug_enabled = False
 _stream: BinaryIO | None = None

@@ -7,7 +7,9 @@ without regard to case). Pure functions: the worker supplies each tag's parents 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+TYPE_CHECKING = False  # the hook path avoids importing typing (bench/hook_latency.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
 
 
 def parse_names(value: str) -> tuple[str, ...]:
@@ -24,8 +26,9 @@ def folded(names: Iterable[str]) -> frozenset[str]:
     return frozenset(n.casefold() for n in names)
 
 
-# tag id -> [(parent id, parent name)]; the worker's lookup may query Stash for tags it has not seen.
-ParentLookup = Callable[[str], list[tuple[str, str]]]
+# ParentLookup: tag id -> [(parent id, parent name)]; the worker's lookup may query Stash for tags it has
+# not seen. A string annotation, so typing is not imported at run time.
+ParentLookup = "Callable[[str], list[tuple[str, str]]]"
 
 
 def excluded(tag: dict[str, Any], names: frozenset[str], under: frozenset[str],

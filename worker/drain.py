@@ -183,7 +183,7 @@ class Drain:
         assert self.jobs is not None
         now = time.time()
         for row in pending.oldest(self.conn, FEED_BATCH):
-            if self.worker is not None and row.scene_id == self.worker.current_scene_id:
+            if self.worker is not None and self.worker.is_busy(row.scene_id):
                 continue  # its newer state is synced after the running job ends
             if not is_scene_pending(row.scene_id) or row.force:
                 # A forced re-send (Force sync all, Retry dead letters) gets its own job even when the

@@ -14,6 +14,7 @@ from plex.index import PathIndex
 from plex.matcher import Matcher
 from queue.database import get_state, set_state, transaction
 from stash import log
+from worker.http_env import settle_environment
 from validation.config import Settings
 
 
@@ -60,6 +61,7 @@ class PlexSession:
     @classmethod
     def open(cls, settings: Settings, conn: sqlite3.Connection) -> "PlexSession":
         plex = connect(settings)
+        settle_environment(plex._session, settings.plex_url)  # noqa: SLF001 - plexapi's requests session
         forget_other_server(conn, str(getattr(plex, "machineIdentifier", "") or ""))
         sections = movie_sections(plex, settings.plex_libraries)
         unknown = getattr(sections, "unknown", ())

@@ -21,7 +21,7 @@ from plex.client import ErrorKind, classify_error, safe_error_text
 from plex.matcher import Confidence
 from plex.paths import normalise_path
 from plex.review import format_review_line
-from plex.writer import apply_edit, describe_plan, plan_edit, upload_poster
+from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_poster
 from queue import dead_letters, reviews
 from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
@@ -30,12 +30,14 @@ from validation.config import Settings
 from validation.metadata import scene_state_hash
 from worker import late_arrivals, retry, stash_link
 from worker.circuit import CircuitBreaker
+from worker.inflight import InFlight, lanes_for
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
+from worker.read_ahead import BATCH_SIZE, ReadAhead
 from worker.recreated import fetch_matched_item
 from worker.scene_view import SceneView
 from worker.stash_gql import stash_call
-from worker.stash_reader import bytes_hash, fetch_cover, read_scene
+from worker.stash_reader import bytes_hash, fetch_cover
 
 
 # Test-only crash points (tests/reliability/test_crash_matrix.py): with PLEXSYNC_FAULT_POINT=<point> and
@@ -55,6 +57,7 @@ def _fault(point: str) -> None:
 
 
 STASH_FAILURE_LIMIT = 3  # consecutive failed scene reads that end a drain
+PREFETCH_OPENS_PLEX = 8  # changed scenes in a batch worth opening Plex for before their jobs run
 
 
 class Outcome(enum.Enum):
@@ -97,7 +100,11 @@ class SyncWorker(threading.Thread):
         self.started_at = time.time()
         self._plex_factory = plex_factory
         self._plex: PlexSession | None = None
-        self._conn = None
+        self._local = threading.local()      # one queue-database connection per thread (worker, lanes)
+        self._conns: list[Any] = []
+        self._shared = threading.RLock()     # Plex session, path index and circuit breaker: one at a time
+        self._ahead = ReadAhead()
+        self._inflight = InFlight(lanes_for(getattr(config, "parallel_edits", 0)))
         self._breaker: CircuitBreaker | None = None
         self._deferred: list[_Deferred] = []
         self._stop_event = threading.Event()
@@ -117,6 +124,21 @@ class SyncWorker(threading.Thread):
         self._stop_event.set()
 
     @property
+    def _conn(self) -> Any:
+        """This thread's connection to the queue database (SQLite transactions cannot share one)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.data_dir)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def is_busy(self, scene_id: int) -> bool:
+        """A job of this scene is being worked on (its Stash state may already be read)."""
+        return scene_id == self.current_scene_id or self._inflight.busy(scene_id)
+
+    @property
     def processed(self) -> int:
         return sum(self.counts.values())
 
@@ -129,17 +151,22 @@ class SyncWorker(threading.Thread):
             return self._deferred[0].not_before if self._deferred else None
 
     def run(self) -> None:
-        self._conn = connect(self.data_dir)
-        self._breaker = CircuitBreaker.load(self._conn)
+        self._breaker = CircuitBreaker.load(connect(self.data_dir))  # its own connection: lanes share it
         try:
             while not self._stop_event.is_set():
-                job = self._next_due_job()
-                if job is None:
+                jobs = self._next_due_batch()
+                if not jobs:
                     self.idle.set()
                     self._stop_event.wait(0.1)
                     continue
                 self.idle.clear()
-                self._run_one(job)
+                self._inflight.claim(jobs)
+                try:
+                    self._read_ahead(jobs)
+                except BaseException:
+                    self._inflight.release()
+                    raise
+                self._inflight.run_batch(jobs, self._run_lane_job, self.queue.nack, self._should_stop)
                 if self._stop_after is not None:
                     raise self._stop_after
         except StopDrain as exc:
@@ -147,7 +174,70 @@ class SyncWorker(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - reported by the drain as one line
             self.crashed = exc
         finally:
+            self._inflight.close()
+            self._ahead.clear()
+            with self._lock:
+                conns, self._conns = self._conns, []
+            for conn in conns:
+                conn.close()
+            self._breaker.conn.close()
             self.idle.set()
+
+    def _should_stop(self) -> bool:
+        return self._stop_event.is_set() or self._stop_after is not None
+
+    def _run_lane_job(self, job: QueuedJob) -> None:
+        try:
+            self._run_one(job)
+        except StopDrain as exc:
+            with self._lock:
+                self._stop_after = self._stop_after or exc  # the other lanes give their jobs back
+
+    def _next_due_batch(self) -> list[QueuedJob]:
+        """Up to BATCH_SIZE due jobs, in queue order (taken from the queue: unacked until each is done)."""
+        jobs: list[QueuedJob] = []
+        while len(jobs) < BATCH_SIZE and not self._stop_event.is_set():
+            job = self._next_due_job()
+            if job is None:
+                break
+            jobs.append(job)
+        return jobs
+
+    def _read_ahead(self, jobs: list[QueuedJob]) -> None:
+        """The batch's scenes in one Stash query and, when the Plex session is open, the items of the
+        scenes that changed in one Plex request (worker/read_ahead.py)."""
+        self._ahead.clear()
+        self._ahead.load_scenes(self.stash, [job.scene_id for job in jobs])
+        changed = self._changed_scenes(jobs)  # no request: the batch's copies and the sync state
+        if not changed or (self._plex is None and len(changed) < PREFETCH_OPENS_PLEX):
+            return  # an unchanged batch never opens Plex; a small one lets its first scene open it
+        try:
+            session = self._plex_session()
+        except Exception as exc:  # noqa: BLE001 - each job opens it again and handles the error itself
+            log.debug(f"opening Plex to read ahead failed ({log.redact(str(exc))[:200]})")
+            return
+        with self._shared:
+            self._ahead.prefetch(session, changed, lambda r: r.confidence is not Confidence.NONE)
+
+    def _changed_scenes(self, jobs: list[QueuedJob]) -> list[tuple[int, dict[str, Any], int | None]]:
+        """(scene id, scene, remembered ratingKey) of the batch's scenes whose state differs from their
+        last sync, judged without the cover (a cover-only change is fetched by its job alone)."""
+        changed = []
+        view = self._view()  # the same scope and desired fields as the job itself (worker/scene_view.py)
+        for job in jobs:
+            scene = self._ahead.peek_scene(job.scene_id)
+            if scene is None or view.out_of_scope(scene):
+                continue
+            record = get_record(self._conn, job.scene_id)
+            if record is not None and record.rating_key and not job.data.get("force"):
+                try:
+                    desired = view.desired(scene)
+                except Exception:  # noqa: BLE001 - Stash could not say (tag parents): the job reads it again
+                    continue
+                if scene_state_hash(scene, desired, record.poster_hash) == record.content_hash:
+                    continue
+            changed.append((job.scene_id, scene, record.rating_key if record else None))
+        return changed
 
     def release_deferred(self) -> int:
         """Give jobs still waiting for their retry time back to the queue (called after the thread ends)."""
@@ -223,7 +313,8 @@ class SyncWorker(threading.Thread):
                 log.error(f"scene {scene_id}: internal error {type(exc).__name__}: {log.redact(str(exc))[:300]}")
                 outcome = self._retry(job, "internal", f"internal error {type(exc).__name__}", retry.NO_MATCH,
                                       dead_after=self.max_retries)
-            self.counts[outcome] += 1
+            with self._lock:
+                self.counts[outcome] += 1
             if outcome is not Outcome.RETRYING:
                 unmark_scene_pending(scene_id)
         finally:
@@ -233,9 +324,9 @@ class SyncWorker(threading.Thread):
 
     def _process_job(self, job: QueuedJob) -> Outcome:
         scene_id = job.scene_id
-        read_at = time.time()  # the sync timestamp: an update after this moment is not in what we write
         try:
-            scene = read_scene(self.stash, scene_id)
+            # read_at is the sync timestamp: an update after that moment is not in what we write.
+            scene, read_at = self._ahead.scene(self.stash, scene_id)  # the batch's read, else one now
             if scene is not None:
                 self._view().prepare(scene)
             cover = None
@@ -244,7 +335,8 @@ class SyncWorker(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception for GraphQL errors
             error = f"Stash: {log.redact(str(exc))[:300]}"
             outcome = self._retry(job, "stash", error, retry.STASH, dead_after=None)
-            self._stash_failures += 1
+            with self._lock:
+                self._stash_failures += 1
             if self._stash_failures >= STASH_FAILURE_LIMIT:
                 # Stash itself is failing: stop reading scene after scene; the next run retries them.
                 self._stop_after = StopDrain("stash-down", f"Stash failed {self._stash_failures} reads in a row "
@@ -277,7 +369,8 @@ class SyncWorker(threading.Thread):
                                    f"are kept")
         if kind is ErrorKind.OUTAGE:
             assert self._breaker is not None
-            opened = self._breaker.record_failure(text)
+            with self._shared:
+                opened = self._breaker.record_failure(text)
             outcome = self._retry(job, "outage", f"Plex unreachable: {text}", retry.OUTAGE, dead_after=None)
             if opened or self._breaker.is_open:
                 # The job is already re-queued: end the drain after it, without touching it again.
@@ -287,7 +380,8 @@ class SyncWorker(threading.Thread):
         if kind is ErrorKind.NOT_FOUND:
             # The item vanished since the index was built: rebuild and treat like "not in Plex yet".
             if self._plex is not None:
-                self._plex.index.look_again_on_miss()
+                with self._shared:
+                    self._plex.index.look_again_on_miss()
             return self._retry(job, "no-match", f"Plex item not found: {text}", retry.NO_MATCH,
                                dead_after=self.max_retries)
         if kind is None:
@@ -313,10 +407,14 @@ class SyncWorker(threading.Thread):
 
     def _plex_session(self) -> PlexSession:
         if self._plex is None:
-            assert self._breaker is not None
-            self._plex = self._plex_factory(self.settings, self._conn)
-            self._plex.index.force_next_look = self.manual  # a user's press always asks Plex again
-            self._breaker.record_success()
+            with self._shared:  # lanes wait for the one that opens it (and builds the path index)
+                if self._plex is None:
+                    assert self._breaker is not None
+                    # Its own connection: the path index keeps it, and lanes use the session in turn.
+                    plex = self._plex_factory(self.settings, connect(self.data_dir))
+                    plex.index.force_next_look = self.manual  # a user's press always asks Plex again
+                    self._breaker.record_success()
+                    self._plex = plex
         return self._plex
 
     def _view(self) -> SceneView:
@@ -344,7 +442,8 @@ class SyncWorker(threading.Thread):
             return Outcome.UNCHANGED
 
         session = self._plex_session()
-        result = session.matcher.match_scene(scene, record.rating_key if record else None)
+        with self._shared:
+            result = self._ahead.match(session, scene_id, scene, record.rating_key if record else None)
         if result.rebuilt:
             self.make_no_match_jobs_due()
         if late_arrivals.is_late_arrival(result):
@@ -364,7 +463,9 @@ class SyncWorker(threading.Thread):
                 self.queue.ack(job)
                 return Outcome.LOW
 
-        found = fetch_matched_item(session, scene, result, self._holds_scene_file)
+        found = fetch_matched_item(session, scene, result, self._holds_scene_file,
+                                   fetch=lambda key: self._ahead.item(key, lambda k: fetch_item(session.plex, k)),
+                                   index_lock=self._shared)
         if found is None:
             # The index was stale (item re-scanned, moved or deleted): never edit an item that is not it.
             return self._retry(job, "no-match", f"Plex item {result.rating_key} no longer has the file "
@@ -386,7 +487,8 @@ class SyncWorker(threading.Thread):
         _fault("after_edit")
         if poster_changed:
             upload_poster(item, cover)
-        self._breaker.record_success()
+        with self._shared:
+            self._breaker.record_success()
         section_id = plan.section_id or (chosen.section_id if chosen else None)
         link = None
         if settings.link_plex_in_stash and result.confidence is Confidence.HIGH:

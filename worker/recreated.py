@@ -8,7 +8,8 @@ takes that in, asks Plex for what it added since it last looked (plex/index_delt
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, ContextManager
 
 from plex.client import ErrorKind, classify_error
 from plex.matcher import Confidence, MatchResult
@@ -16,9 +17,9 @@ from plex.writer import fetch_item
 from stash import log
 
 
-def _fetch_or_none(plex: Any, rating_key: int) -> Any | None:
+def _fetch_or_none(fetch: Callable[[int], Any], rating_key: int) -> Any | None:
     try:
-        return fetch_item(plex, rating_key)
+        return fetch(rating_key)
     except Exception as exc:  # noqa: BLE001 - only a 404 is ours to handle; the rest go to the worker
         if classify_error(exc) is ErrorKind.NOT_FOUND:
             return None
@@ -26,24 +27,29 @@ def _fetch_or_none(plex: Any, rating_key: int) -> Any | None:
 
 
 def fetch_matched_item(session: Any, scene: dict[str, Any], result: MatchResult,
-                       holds_file: Callable[[Any, MatchResult], bool]) -> tuple[MatchResult, Any] | None:
+                       holds_file: Callable[[Any, MatchResult], bool],
+                       fetch: Callable[[int], Any] | None = None,
+                       index_lock: ContextManager[Any] | None = None) -> tuple[MatchResult, Any] | None:
     """(result, item) to edit, or None when no item holds the scene's file now (the caller retries).
     Only a HIGH, unpinned match is checked against the item's files (a pin is the user's word; a LOW
-    match was chosen knowingly)."""
+    match was chosen knowingly). `fetch` reads the matched item (the worker's batch copy, when it has one);
+    `index_lock` guards the path index when several edits are in flight."""
+    first = fetch or (lambda key: fetch_item(session.plex, key))
     if result.confidence is not Confidence.HIGH or result.pinned:
-        return result, fetch_item(session.plex, result.rating_key)  # a 404 here is the worker's to handle
-    item = _fetch_or_none(session.plex, result.rating_key)
+        return result, first(result.rating_key)  # a 404 here is the worker's to handle
+    item = _fetch_or_none(first, result.rating_key)
     if item is not None and holds_file(item, result):
         return result, item
     stale = result.rating_key
     section = int(getattr(item, "librarySectionID", 0) or 0) if item is not None else 0
-    session.index.replace_item(section, stale, list(item.locations or ()) if item is not None else [])
-    session.index.force_next_look = True
-    session.index.look_again_on_miss()
-    again = session.matcher.match_scene(scene)
+    with index_lock or contextlib.nullcontext():
+        session.index.replace_item(section, stale, list(item.locations or ()) if item is not None else [])
+        session.index.force_next_look = True
+        session.index.look_again_on_miss()
+        again = session.matcher.match_scene(scene)
     if again.confidence is not Confidence.HIGH or again.rating_key == stale:
         return None
-    fresh = _fetch_or_none(session.plex, again.rating_key)
+    fresh = _fetch_or_none(lambda key: fetch_item(session.plex, key), again.rating_key)
     if fresh is None or not holds_file(fresh, again):
         return None
     log.info(f"Plex item {stale} {'is gone' if item is None else 'now holds another file'}; the scene's "

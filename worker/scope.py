@@ -7,7 +7,9 @@ Standard library only: the hook imports this module.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+TYPE_CHECKING = False  # the hook path avoids importing typing (bench/hook_latency.py)
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 from validation.tag_filter import folded
 

@@ -11,6 +11,7 @@ from typing import Any
 from stashapi.stashapp import StashInterface
 
 from stash.protocol import Invocation
+from worker.http_env import settle_environment
 
 # One query per job, only the fields PlexSync maps (DESIGN.md "What is written to Plex").
 SCENE_FRAGMENT = """
@@ -72,7 +73,9 @@ def connect_stash(invocation: Invocation, connect_timeout: float, read_timeout: 
                             "Logger": _QuietLogger()}
     if connection.session_cookie:
         conn["SessionCookie"] = {"Name": "session", "Value": connection.session_cookie}
-    return TimedStashInterface(conn, timeouts=(connect_timeout, read_timeout), verify_ssl=verify_tls)
+    stash = TimedStashInterface(conn, timeouts=(connect_timeout, read_timeout), verify_ssl=verify_tls)
+    settle_environment(stash.s, stash.url)
+    return stash
 
 
 class StashReadError(RuntimeError):

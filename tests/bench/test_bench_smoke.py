@@ -6,11 +6,22 @@ from bench.common import Stats, write_section
 
 
 def test_hook_latency_runs_every_kind():
-    stats, warmup = hook_latency.measure(runs=2, warmup=1)
+    results, warmup = hook_latency.measure(runs=2, warmup=1, bulk_runs=0)
+    stats = results["after"]
     assert set(stats) == {"bare", "filtered", "recorded", "recorded_queued"}
-    assert all(s.runs == 2 and s.minimum > 0 for s in stats.values())
-    text = hook_latency.section(stats, warmup)
+    assert all(wall.runs == 2 and wall.minimum > 0 and cpu.minimum > 0 for wall, cpu in stats.values())
+    text = hook_latency.section(results, warmup)
     assert "python -m bench.hook_latency" in text and "vs bare python" in text
+
+
+def test_hook_latency_compares_with_older_code_and_times_a_bulk_edit(tmp_path):
+    """--before: the same kinds measured for another checkout (here the same tree) plus the bulk edit."""
+    from tests.conftest import REPO_ROOT
+    results, warmup = hook_latency.measure(runs=1, warmup=0, before=REPO_ROOT, bulk_runs=1)
+    assert set(results) == {"after", "before"}
+    assert results["before"]["bulk"][0].runs == 1 and results["after"]["bulk"][0].minimum > 0
+    text = hook_latency.section(results, warmup)
+    assert "after / before" in text and "Bulk edit of 100 scenes" in text
 
 
 def test_memory_syncs_every_scene_and_reports_peak_rss():

@@ -242,8 +242,9 @@ def test_progress_reaches_one_and_a_second_drain_exits_at_once(sandbox):
 
 def test_drain_gives_the_job_queue_back_after_its_time_slice(tmp_path):
     from sandbox import Sandbox
-    with Sandbox(str(tmp_path / "sb"), scenes=60, plex_items=70, latency_ms=60) as sb:
-        configure(sb, drain_slice_seconds=10)
+    with Sandbox(str(tmp_path / "sb"), scenes=60, plex_items=70, latency_ms=150) as sb:
+        # One scene at a time and a slow Plex: 58 scenes take well over one 10 s slice.
+        configure(sb, drain_slice_seconds=10, parallel_edits=1)
         ids = unambiguous(sb)
         record_pending(sb, ids)
         run_task(sb, "Process queue", timeout=300)
