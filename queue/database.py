@@ -13,7 +13,7 @@ import time
 from typing import Iterator
 
 DB_FILE = "plexsync.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 SCHEMA = """
@@ -62,6 +62,27 @@ CREATE TABLE IF NOT EXISTS state (
 );
 """
 
+# Migrations in order: MIGRATIONS[v] brings a version-v database to v+1. A fresh file runs SCHEMA (version 1)
+# and then every migration, so new and upgraded databases are built the same way; existing rows are kept.
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: the collections PlexSync created in Plex (queue/collections.py owns the table).
+    1: """
+CREATE TABLE IF NOT EXISTS managed_collections (
+    section_id    INTEGER NOT NULL,
+    source        TEXT NOT NULL,     -- 'studio:12', 'group:3', 'performer:7', 'tag:5', 'organized'
+    name          TEXT NOT NULL,     -- the collection's title in Plex (prefix included)
+    rating_key    INTEGER,           -- the collection's own ratingKey, once seen in Plex
+    summary       TEXT,              -- wanted summary (None: PlexSync does not manage it)
+    image_url     TEXT,              -- wanted poster source (a Stash image URL), None: none
+    applied       TEXT,              -- hash of summary + poster bytes last sent to Plex
+    ordered       INTEGER NOT NULL DEFAULT 0,  -- 1: items kept in Stash's scene_index order
+    order_hash    TEXT,              -- the order last applied
+    dirty         INTEGER NOT NULL DEFAULT 1,  -- membership, text or order may differ: check on flush
+    PRIMARY KEY (section_id, source)
+);
+""",
+}
+
 
 class DatabaseUnavailable(RuntimeError):
     """The queue database cannot be opened or written (read-only folder, full disk...)."""
@@ -87,14 +108,24 @@ def _open(path: str) -> sqlite3.Connection:
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch to WAL journal (got {mode})")
         with transaction(conn):
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                _run_script(conn, SCHEMA)
+                version = 1
+            while version < SCHEMA_VERSION:
+                _run_script(conn, MIGRATIONS[version])
+                version += 1
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     # NORMAL keeps commits across a killed process (the failure Stash's Stop causes); FULL would add an
     # fsync to every hook for protection against power loss only.
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def _move_aside(path: str) -> str:
