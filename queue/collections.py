@@ -1,5 +1,7 @@
 """The managed_collections table: which Plex collections PlexSync created, per library section.
 
+The scene_collections table (also here) keeps each scene's collection state hash, so a scene edit that
+changes nothing about its collections marks nothing to check (and costs no Plex request).
 A collection is "managed" only when PlexSync put its name on an item first; a collection the user made in
 Plex is never in this table, so it is never changed or removed. Rows are keyed by their Stash source
 ('studio:12'), so a rename in Stash finds the row and renames the one Plex collection. Statement-level
@@ -36,12 +38,8 @@ def in_section(conn: sqlite3.Connection, section_id: int) -> list[ManagedCollect
     return [_row(r) for r in rows]
 
 
-def every() -> str:
-    return "SELECT * FROM managed_collections ORDER BY section_id, name"
-
-
 def all_rows(conn: sqlite3.Connection) -> list[ManagedCollection]:
-    return [_row(r) for r in conn.execute(every())]
+    return [_row(r) for r in conn.execute("SELECT * FROM managed_collections ORDER BY section_id, name")]
 
 
 def dirty_rows(conn: sqlite3.Connection) -> list[ManagedCollection]:
@@ -90,3 +88,18 @@ def record_applied(conn: sqlite3.Connection, section_id: int, source: str, *, ra
 
 def forget(conn: sqlite3.Connection, section_id: int, source: str) -> None:
     conn.execute("DELETE FROM managed_collections WHERE section_id = ? AND source = ?", (section_id, source))
+
+
+def scene_hash(conn: sqlite3.Connection, scene_id: int) -> str | None:
+    row = conn.execute("SELECT hash FROM scene_collections WHERE scene_id = ?", (int(scene_id),)).fetchone()
+    return row[0] if row else None
+
+
+def set_scene_hash(conn: sqlite3.Connection, scene_id: int, value: str) -> None:
+    conn.execute("INSERT INTO scene_collections(scene_id, hash) VALUES (?, ?) "
+                 "ON CONFLICT(scene_id) DO UPDATE SET hash = excluded.hash", (int(scene_id), value))
+
+
+def forget_scene_hashes(conn: sqlite3.Connection) -> None:
+    """Rebuild: every scene's collections are checked again."""
+    conn.execute("DELETE FROM scene_collections")

@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS managed_collections (
     dirty         INTEGER NOT NULL DEFAULT 1,  -- membership, text or order may differ: check on flush
     PRIMARY KEY (section_id, source)
 );
+CREATE TABLE IF NOT EXISTS scene_collections (
+    scene_id  INTEGER PRIMARY KEY,
+    hash      TEXT NOT NULL          -- the scene's collection state (names, text, images, indexes) last sent
+);
 """,
 }
 

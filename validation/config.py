@@ -60,6 +60,24 @@ SPECS: dict[str, Spec] = {
                                     "Also put each item in a Plex collection named after its studio."),
     "collections_from_groups": Spec("BOOLEAN", False, "Groups as collections",
                                     "Also put each item in Plex collections named after its Stash groups."),
+    "collections_from_parent_studios": Spec("BOOLEAN", False, "Parent studios as collections",
+        "Also put each item in a collection for every parent studio above its studio (the whole chain, e.g. the network and its label)."),
+    "collections_from_performers": Spec("BOOLEAN", False, "Performers as collections",
+        "Also put each item in a collection per performer who has at least the minimum number of scenes below."),
+    "collection_performer_min_scenes": Spec("NUMBER", 0, "Performer collection: minimum scenes",
+        "A performer gets a collection only with at least this many scenes in Stash, so one-off names do not make hundreds of collections. 0 = the default, 3.", minimum=0, maximum=100000),
+    "collections_from_tags": Spec("STRING", '', "Tags as collections",
+        "Comma-separated Stash tag names that each become a collection of the scenes carrying them. Empty: none."),
+    "collection_organized": Spec("BOOLEAN", False, "Organized collection",
+        "Also put every scene marked Organized in Stash into a collection named Organized."),
+    "collection_prefix_studio": Spec("STRING", '', "Studio collection prefix",
+        "Text before studio and parent studio collection names, e.g. 'Studio:' gives 'Studio: Blue Harbor'. Empty: no prefix."),
+    "collection_prefix_group": Spec("STRING", '', "Group collection prefix",
+        "Text before group collection names, e.g. 'Group:'. Empty: no prefix."),
+    "collection_prefix_performer": Spec("STRING", '', "Performer collection prefix",
+        "Text before performer collection names, e.g. 'Performer:'. Empty: no prefix."),
+    "collection_prefix_tag": Spec("STRING", '', "Tag collection prefix",
+        "Text before tag collection names, e.g. 'Tag:'. Empty: no prefix."),
     "max_retries": Spec("NUMBER", 5, "Retries",
                         "How many times a failing scene is retried before it waits (Plex outage) or becomes a "
                         "dead letter (no Plex match). 0-50.", minimum=0, maximum=50),
@@ -103,6 +121,15 @@ class Settings:
     sync_cover: bool = True
     collections_from_studio: bool = False
     collections_from_groups: bool = False
+    collections_from_parent_studios: bool = False
+    collections_from_performers: bool = False
+    collection_performer_min_scenes: int = 0
+    collections_from_tags: str = ''
+    collection_organized: bool = False
+    collection_prefix_studio: str = ''
+    collection_prefix_group: str = ''
+    collection_prefix_performer: str = ''
+    collection_prefix_tag: str = ''
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
     connect_timeout: float = 5.0

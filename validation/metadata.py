@@ -49,6 +49,9 @@ class PlexFields:
     values: Mapping[str, FieldValue] = field(default_factory=dict)
     # Part of the hash: switching preserve_plex_edits off must make the next sync write again.
     preserve_plex_edits: bool = False
+    # What else decides a re-sync beyond the field values (collection text, images and order indexes;
+    # the poster mode). Empty when those features are off, so existing hashes stay valid.
+    extras: str = ""
 
     def __contains__(self, name: object) -> bool:
         return name in self.values
@@ -148,15 +151,6 @@ def primary_file_title(scene: Mapping[str, Any]) -> str:
     return ""
 
 
-def _group_names(scene: Mapping[str, Any]) -> tuple[str, ...]:
-    groups: list[Any] = []
-    for entry in _list(scene.get("groups")) or _list(scene.get("movies")):
-        if isinstance(entry, dict):
-            inner = entry.get("group") or entry.get("movie") or entry
-            groups.append(inner)
-    return _names(groups)
-
-
 def _enabled(settings: Any, name: str) -> bool:
     fn = getattr(settings, "field_enabled", None)
     if callable(fn):
@@ -205,12 +199,13 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
     if _enabled(settings, "tags"):
         values["genre"] = _names(scene.get("tags"))
 
-    from_studio = bool(getattr(settings, "collections_from_studio", False))
-    from_groups = bool(getattr(settings, "collections_from_groups", False))
-    if from_studio or from_groups:
-        names = ((studio_name,) if from_studio and studio_name else ()) + (
-            _group_names(scene) if from_groups else ())
-        values["collection"] = tuple(dict.fromkeys(names))
+    from validation import collections  # noqa: PLC0415 - it builds on this module's text helpers
+    extras = ""
+    if collections.enabled(settings):
+        # The names of the collections PlexSync manages for this scene; the worker keeps hand-made ones.
+        wanted = collections.wanted_collections(scene, settings)
+        values["collection"] = tuple(w.name for w in wanted)
+        extras = collections.collections_hash(wanted)
 
     if _enabled(settings, "rating"):
         rating = scene.get("rating100")
@@ -222,13 +217,15 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
             except (TypeError, ValueError):
                 pass  # not a number: leave Plex's rating alone
 
-    return PlexFields(values, bool(getattr(settings, "preserve_plex_edits", False)))
+    return PlexFields(values, bool(getattr(settings, "preserve_plex_edits", False)), extras)
 
 
 def content_hash(fields: PlexFields) -> str:
     """Stable hash of what would be written; tag lists sorted (order never causes a write)."""
     body = {k: (sorted(v) if isinstance(v, tuple) else v) for k, v in fields.values.items()}
-    payload = {"v": _HASH_VERSION, "preserve": fields.preserve_plex_edits, "fields": body}
+    payload: dict[str, Any] = {"v": _HASH_VERSION, "preserve": fields.preserve_plex_edits, "fields": body}
+    if fields.extras:
+        payload["extras"] = fields.extras
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -32,7 +32,8 @@ from worker import retry
 from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
-from worker.stash_reader import bytes_hash, fetch_cover, read_scene
+from worker.collections import CollectionSync
+from worker.stash_reader import bytes_hash, fetch_cover, read_scene, scene_fragment
 
 
 # Test-only crash points (tests/reliability/test_crash_matrix.py): with PLEXSYNC_FAULT_POINT=<point> and
@@ -107,6 +108,9 @@ class SyncWorker(threading.Thread):
         self._stop_after: StopDrain | None = None
         self._stash_failures = 0
         self.crashed: BaseException | None = None
+        self._fragment = scene_fragment(config)
+        self._collections: CollectionSync | None = None
+        self._flushed_while_idle = False
 
     # ----- thread control (called from the drain's main thread) -----
     def stop(self) -> None:
@@ -131,10 +135,12 @@ class SyncWorker(threading.Thread):
             while not self._stop_event.is_set():
                 job = self._next_due_job()
                 if job is None:
+                    self._flush_collections()
                     self.idle.set()
                     self._stop_event.wait(0.1)
                     continue
                 self.idle.clear()
+                self._flushed_while_idle = False
                 self._run_one(job)
                 if self._stop_after is not None:
                     raise self._stop_after
@@ -220,7 +226,7 @@ class SyncWorker(threading.Thread):
         scene_id = job.scene_id
         read_at = time.time()  # the sync timestamp: an update after this moment is not in what we write
         try:
-            scene = read_scene(self.stash, scene_id)
+            scene = read_scene(self.stash, scene_id, self._fragment)
             cover = None
             if scene is not None and self.settings.sync_cover:
                 cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))
@@ -339,6 +345,11 @@ class SyncWorker(threading.Thread):
             session.index.rebuild_if_stale_on_miss()
             return self._retry(job, "no-match", f"Plex item {result.rating_key} no longer has the file "
                                f"{result.stash_path}", retry.NO_MATCH, dead_after=self.max_retries)
+        membership = None
+        if "collection" in desired:  # exact managed membership, hand-made collections kept, renames first
+            membership = self._collection_sync().plan(session.plex, item, int(item.librarySectionID), scene,
+                                                      settings.dry_run)
+            desired = CollectionSync.apply_to(desired, membership)
         poster_changed = bool(settings.sync_cover and cover and (
             record is None or record.poster_hash != poster_hash or record.rating_key != result.rating_key or force))
         if poster_changed and settings.preserve_plex_edits and getattr(item, "thumb", None):
@@ -354,6 +365,8 @@ class SyncWorker(threading.Thread):
         _fault("after_edit")
         if poster_changed:
             upload_poster(item, cover)
+        if membership is not None:
+            self._collection_sync().record(scene_id, membership, desired.extras)
         self._breaker.record_success()
         section_id = plan.section_id or (chosen.section_id if chosen else None)
         self._finish(job, scene, result.rating_key, section_id, state_hash,
@@ -361,6 +374,25 @@ class SyncWorker(threading.Thread):
         log.info(f"scene {scene_id} synced to Plex item {result.rating_key}: {describe_plan(plan)}"
                  f"{'; poster uploaded' if poster_changed else ''}")
         return Outcome.SYNCED
+
+    def _collection_sync(self) -> CollectionSync:
+        if self._collections is None:
+            self._collections = CollectionSync(self._conn, self.settings, self.stash)
+        return self._collections
+
+    def _flush_collections(self) -> None:
+        """Once per idle spell: bring touched collections' text, poster, order and emptiness in line."""
+        if self._flushed_while_idle or self._conn is None:
+            return
+        self._flushed_while_idle = True
+        sync = self._collection_sync()
+        if not sync.has_work():
+            return
+        try:
+            sync.flush(self._plex_session().plex, self.settings.dry_run)
+        except Exception as exc:  # noqa: BLE001 - the rows stay marked; the next idle spell or drain retries
+            log.warning(f"collections: {safe_error_text(exc, self.settings.plex_token)}; "
+                        f"kept for the next run")
 
     def _holds_scene_file(self, item: Any, result: Any) -> bool:
         """The fetched item's part files include one of the scene's (mapped) files."""
