@@ -10,8 +10,9 @@ a single SQLite transaction, no Plex traffic. Rules:
   the worker skips unchanged scenes without Plex requests.)
 - Only when the name is synced at all: performers -> actors (sync_performers), studio -> studio
   (sync_studio) or a collection (collections_from_studio), tags -> genres (sync_tags), groups ->
-  collections (collections_from_groups). A studio's parent is not written to Plex, so a parent change
-  alone queues nothing; a renamed studio queues only the scenes directly in it (depth 0).
+  collections (collections_from_groups); performers, tags and studios also when they make collections
+  (issue 12). A renamed studio queues the scenes directly in it (depth 0), or those of its whole subtree
+  when parent-studio collections are on (its name is then on its sub-studios' items too).
 """
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ class EntityKind:
 
 
 KINDS: dict[str, EntityKind] = {
-    "Performer.Update.Post": EntityKind("performer", "performers", False, ("sync_performers",)),
-    "Studio.Update.Post": EntityKind("studio", "studios", True, ("sync_studio", "collections_from_studio")),
-    "Tag.Update.Post": EntityKind("tag", "tags", True, ("sync_tags",)),
+    "Performer.Update.Post": EntityKind("performer", "performers", False,
+                                        ("sync_performers", "collections_from_performers")),
+    "Studio.Update.Post": EntityKind("studio", "studios", True, ("sync_studio", "collections_from_studio",
+                                                                 "collections_from_parent_studios")),
+    "Tag.Update.Post": EntityKind("tag", "tags", True, ("sync_tags", "collections_from_tags")),
     "Group.Update.Post": EntityKind("group", "groups", False, ("collections_from_groups",)),
 }
 
@@ -65,10 +68,10 @@ def sent_name(hook_context: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def scenes_carrying(client: StashClient, kind: EntityKind, object_id: int) -> list[int]:
+def scenes_carrying(client: StashClient, kind: EntityKind, object_id: int, depth: int = 0) -> list[int]:
     criterion: dict[str, Any] = {"value": [str(object_id)], "modifier": "INCLUDES"}
     if kind.hierarchical:
-        criterion["depth"] = 0
+        criterion["depth"] = depth
     data = client.execute(SCENES_QUERY, {"sf": {kind.criterion: criterion}, "f": {"per_page": -1}})
     scenes = (data.get("findScenes") or {}).get("scenes") or []
     return [int(s["id"]) for s in scenes if str(s.get("id", "")).isdigit()]
@@ -97,7 +100,9 @@ def on_entity_update(hook_type: str, object_id: int, hook_context: Mapping[str, 
     if get_state(conn, key) == name:
         log.debug(f"{kind.label} {object_id}: name unchanged, skipped")
         return 0
-    scene_ids = scenes_carrying(client, kind, object_id)
+    # A parent studio's name reaches Plex through its sub-studios' scenes when parent collections are on.
+    whole_chain = kind.label == "studio" and bool(getattr(settings, "collections_from_parent_studios", False))
+    scene_ids = scenes_carrying(client, kind, object_id, depth=-1 if whole_chain else 0)
     if scene_ids:
         pending.record_many(conn, scene_ids, f"{kind.label}-rename")
     # Remembered only after the scenes are recorded: a failure before this point queues again next Save.

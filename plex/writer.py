@@ -77,7 +77,8 @@ def _locked(item: Any, name: str) -> bool:
         return False
 
 
-def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: bool = False) -> EditPlan:
+def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: bool = False,
+              art_changed: bool = False) -> EditPlan:
     """Params for one batched PUT: only differing fields (each locked); with preserve_plex_edits only
     fields empty in Plex. Equal-but-unlocked managed fields get a lock in the same request, and the
     poster lock rides along when a new cover is about to be uploaded."""
@@ -128,6 +129,9 @@ def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: 
     if poster_changed and not _locked(item, "thumb"):
         p["thumb.locked"] = 1
         plan.lock_only.append("thumb")
+    if art_changed and not _locked(item, "art"):
+        p["art.locked"] = 1
+        plan.lock_only.append("art")
     return plan
 
 
@@ -165,6 +169,12 @@ def fit_query(plan: EditPlan, limit: int = MAX_QUERY_BYTES) -> None:
 def upload_poster(item: Any, data: bytes) -> int:
     """One POST /library/metadata/{rk}/posters with the raw image bytes (Plex cannot reach Stash's URLs)."""
     item.uploadPoster(filepath=bytes(data))
+    return 1
+
+
+def upload_art(item: Any, data: bytes) -> int:
+    """One POST /library/metadata/{rk}/arts with the raw image bytes (plexapi ArtMixin.uploadArt)."""
+    item.uploadArt(filepath=bytes(data))
     return 1
 
 

@@ -78,6 +78,10 @@ SPECS: dict[str, Spec] = {
         "Text before performer collection names, e.g. 'Performer:'. Empty: no prefix."),
     "collection_prefix_tag": Spec("STRING", '', "Tag collection prefix",
         "Text before tag collection names, e.g. 'Tag:'. Empty: no prefix."),
+    "poster_mode": Spec("STRING", "", "Poster mode",
+        "How the 16:9 cover becomes Plex's 2:3 poster: as-is (the cover unchanged), crop (a 2:3 cut around the part with the most detail) or blur (the whole cover over a blurred fill). Empty: as-is."),
+    "sync_background_art": Spec("BOOLEAN", False, "Cover as background",
+        "Also upload the full 16:9 cover as the item's background art (locked), only when it changed."),
     "max_retries": Spec("NUMBER", 5, "Retries",
                         "How many times a failing scene is retried before it waits (Plex outage) or becomes a "
                         "dead letter (no Plex match). 0-50.", minimum=0, maximum=50),
@@ -130,6 +134,8 @@ class Settings:
     collection_prefix_group: str = ''
     collection_prefix_performer: str = ''
     collection_prefix_tag: str = ''
+    poster_mode: str = ""
+    sync_background_art: bool = False
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
     connect_timeout: float = 5.0
@@ -265,5 +271,12 @@ def load_settings(raw: Any) -> LoadedSettings:
         values["plex_libraries"] = tuple(p.strip() for p in values["plex_libraries"].split(",") if p.strip())
     if "path_map" in values:
         values["path_map"] = parse_path_map(values["path_map"], problems)
+    if values.get("poster_mode"):
+        mode = values["poster_mode"].lower()
+        if mode not in ("as-is", "crop", "blur"):
+            problems.append(f"setting poster_mode = {_show('poster_mode', values['poster_mode'])} is not as-is, "
+                            f"crop or blur; using as-is")
+            mode = ""
+        values["poster_mode"] = mode
     known = {f.name for f in fields(Settings)}
     return LoadedSettings(Settings(**{k: v for k, v in values.items() if k in known}), problems)

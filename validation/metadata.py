@@ -217,6 +217,11 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
             except (TypeError, ValueError):
                 pass  # not a number: leave Plex's rating alone
 
+    from plex.artwork import DEFAULT_POSTER_MODE, poster_mode  # noqa: PLC0415 - pure; Pillow only on render
+    art = bool(getattr(settings, "sync_background_art", False))
+    if art or (_enabled(settings, "cover") and poster_mode(settings) != DEFAULT_POSTER_MODE):
+        # A new poster mode or the background option must make the next Sync all re-send the images once.
+        extras += f"|poster:{poster_mode(settings)}|art:{int(art)}"
     return PlexFields(values, bool(getattr(settings, "preserve_plex_edits", False)), extras)
 
 

@@ -27,7 +27,7 @@ from queue import collections as managed
 from queue.database import transaction
 from queue.operations import get_record, synced_rating_keys
 from stash import log
-from validation.collections import WantedCollection, wanted_collections
+from validation.collections import WantedCollection, collections_hash, wanted_collections
 from validation.metadata import PlexFields
 from worker.stash_reader import fetch_image
 
@@ -135,17 +135,18 @@ class CollectionSync:
         return PlexFields(values, desired.preserve_plex_edits, desired.extras)
 
     # ----- per scene, after the item edit -----
-    def record(self, scene_id: int, membership: Membership, extras: str) -> None:
+    def record(self, scene_id: int, membership: Membership) -> None:
         """Remember the managed collections this scene wants; mark what the flush must check. Nothing is
         marked when the scene's collection state did not change (no request later)."""
-        changed = managed.scene_hash(self.conn, scene_id) != extras
+        state = collections_hash(membership.wanted)
+        changed = managed.scene_hash(self.conn, scene_id) != state
         check = set(membership.joined) | set(membership.left)
         with transaction(self.conn):
             for w in membership.wanted:
                 managed.upsert_wanted(self.conn, membership.section_id, w.source, w.name, w.summary, w.image_url,
                                       w.ordered, mark_dirty=changed or w.name in check)
             managed.mark_dirty(self.conn, membership.section_id, membership.left)
-            managed.set_scene_hash(self.conn, scene_id, extras)
+            managed.set_scene_hash(self.conn, scene_id, state)
 
     # ----- flush: once the worker has no job left -----
     def has_work(self) -> bool:

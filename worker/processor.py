@@ -21,7 +21,8 @@ from plex.client import ErrorKind, classify_error, safe_error_text
 from plex.matcher import Confidence
 from plex.paths import normalise_path
 from plex.review import format_review_line
-from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_poster
+from plex.artwork import image_state, poster_mode, render_poster
+from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_art, upload_poster
 from queue import dead_letters, reviews
 from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
@@ -33,7 +34,7 @@ from worker.circuit import CircuitBreaker
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
 from worker.collections import CollectionSync
-from worker.stash_reader import bytes_hash, fetch_cover, read_scene, scene_fragment
+from worker.stash_reader import fetch_cover, read_scene, scene_fragment
 
 
 # Test-only crash points (tests/reliability/test_crash_matrix.py): with PLEXSYNC_FAULT_POINT=<point> and
@@ -228,7 +229,7 @@ class SyncWorker(threading.Thread):
         try:
             scene = read_scene(self.stash, scene_id, self._fragment)
             cover = None
-            if scene is not None and self.settings.sync_cover:
+            if scene is not None and (self.settings.sync_cover or self.settings.sync_background_art):
                 cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))
         except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception for GraphQL errors
             error = f"Stash: {log.redact(str(exc))[:300]}"
@@ -311,7 +312,7 @@ class SyncWorker(threading.Thread):
         scene_id = job.scene_id
         settings = self.settings
         desired = desired_plex_fields(scene, settings)
-        poster_hash = bytes_hash(cover) if settings.sync_cover else None
+        poster_hash = image_state(cover, settings) if settings.sync_cover or settings.sync_background_art else None
         state_hash = scene_state_hash(scene, desired, poster_hash)
         record = get_record(self._conn, scene_id)
         force = bool(job.data.get("force"))
@@ -350,29 +351,34 @@ class SyncWorker(threading.Thread):
             membership = self._collection_sync().plan(session.plex, item, int(item.librarySectionID), scene,
                                                       settings.dry_run)
             desired = CollectionSync.apply_to(desired, membership)
-        poster_changed = bool(settings.sync_cover and cover and (
+        images_changed = bool(cover and (
             record is None or record.poster_hash != poster_hash or record.rating_key != result.rating_key or force))
+        poster_changed = settings.sync_cover and images_changed
+        art_changed = settings.sync_background_art and images_changed
         if poster_changed and settings.preserve_plex_edits and getattr(item, "thumb", None):
             poster_changed = False  # preserve_plex_edits fills only what is empty: Plex already has a poster
-        plan = plan_edit(item, desired, settings, poster_changed=poster_changed)
+        plan = plan_edit(item, desired, settings, poster_changed=poster_changed, art_changed=art_changed)
         if settings.dry_run:
             log.info(f"dry run: scene {scene_id} -> Plex {result.rating_key}: {describe_plan(plan)}"
-                     f"{'; poster would be uploaded' if poster_changed else ''}")
+                     f"{'; poster would be uploaded' if poster_changed else ''}"
+                     f"{'; background would be uploaded' if art_changed else ''}")
             self.queue.ack(job)
             return Outcome.SKIPPED
         _fault("before_edit")
         apply_edit(item, plan)
         _fault("after_edit")
         if poster_changed:
-            upload_poster(item, cover)
+            upload_poster(item, render_poster(cover, poster_mode(settings)))
+        if art_changed:
+            upload_art(item, cover)
         if membership is not None:
-            self._collection_sync().record(scene_id, membership, desired.extras)
+            self._collection_sync().record(scene_id, membership)
         self._breaker.record_success()
         section_id = plan.section_id or (chosen.section_id if chosen else None)
         self._finish(job, scene, result.rating_key, section_id, state_hash,
                      poster_hash if cover else (record.poster_hash if record else None), read_at)
         log.info(f"scene {scene_id} synced to Plex item {result.rating_key}: {describe_plan(plan)}"
-                 f"{'; poster uploaded' if poster_changed else ''}")
+                 f"{'; poster uploaded' if poster_changed else ''}{'; background uploaded' if art_changed else ''}")
         return Outcome.SYNCED
 
     def _collection_sync(self) -> CollectionSync:

@@ -303,16 +303,16 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
         # Imported here: the fragment and hashes are the worker's own, so "unchanged" means exactly what
         # the worker would decide (these pull in stashapi/plexapi, which a task may load).
         from validation.metadata import desired_plex_fields, scene_state_hash  # noqa: PLC0415
-        from worker.stash_reader import SCENE_FRAGMENT  # noqa: PLC0415
+        from worker.stash_reader import scene_fragment  # noqa: PLC0415
 
         queued_now = already_queued(conn)
-        fragment = " ".join(SCENE_FRAGMENT.split())
+        fragment = scene_fragment(settings)
         page: list[dict[str, Any]] = []
 
         def unchanged(scene: dict[str, Any], record: SyncRecord, updated: datetime | None) -> bool:
             if newer_than_sync(updated, record, False):
                 return False
-            poster = record.poster_hash if settings.sync_cover else None
+            poster = record.poster_hash if settings.sync_cover or settings.sync_background_art else None
             return scene_state_hash(scene, desired_plex_fields(scene, settings), poster) == record.content_hash
 
         def flush() -> None:
