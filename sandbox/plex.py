@@ -789,7 +789,7 @@ class XmlRenderer:
         parts.append("</Video>\n")
         return "".join(parts)
 
-    def collection(self, coll: Collection, detail: bool) -> str:
+    def collection(self, coll: Collection, detail: bool, preferences: bool = False) -> str:
         section = self.store.sections[coll.section_key]
         rk = coll.rating_key
         members = self.store.collections.members(coll)
@@ -809,6 +809,15 @@ class XmlRenderer:
         if not detail:
             return f"<Directory{_attrs(attrs)}/>\n"
         fields = "".join(f'<Field locked="1" name="{xml_attr(n)}"/>' for n in sorted(coll.locked))
+        if preferences:  # ?includePreferences=1: what plexapi's preferences() / editAdvanced() read
+            fields += (
+                '<Preferences>'
+                f'<Setting id="collectionMode" label="Collection mode" type="int" default="-1" '
+                f'value="{coll.collection_mode}" enumValues="-1:Library default|0:Hide collection|'
+                f'1:Hide items in this collection|2:Show this collection and its items"/>'
+                f'<Setting id="collectionSort" label="Collection sort" type="int" default="0" '
+                f'value="{coll.collection_sort}" enumValues="0:Release date|1:Alphabetical|2:Custom"/>'
+                '</Preferences>')
         return f"<Directory{_attrs(attrs)}>{fields}</Directory>\n"
 
     def collections(self, section: Section, page: list[Collection], total: int, offset: int) -> bytes:
@@ -820,14 +829,14 @@ class XmlRenderer:
             ("title1", section.title), ("title2", "All Collections"), ("viewGroup", "collection")]
         return self.document(attrs, (self.collection(c, detail=False) for c in page))
 
-    def collection_metadata(self, coll: Collection) -> bytes:
+    def collection_metadata(self, coll: Collection, preferences: bool = False) -> bytes:
         section = self.store.sections[coll.section_key]
         attrs: list[tuple[str, Any]] = [
             ("size", 1), ("allowSync", 0), ("identifier", _LIBRARY_IDENTIFIER),
             ("librarySectionID", section.key), ("librarySectionTitle", section.title),
             ("librarySectionUUID", section.uuid), ("mediaTagPrefix", "/system/bundle/media/flags/"),
             ("mediaTagVersion", _MEDIA_TAG_VERSION)]
-        return self.document(attrs, [self.collection(coll, detail=True)])
+        return self.document(attrs, [self.collection(coll, detail=True, preferences=preferences)])
 
     def children(self, coll: Collection, page: list[int], total: int, offset: int) -> bytes:
         section = self.store.sections[coll.section_key]
@@ -1324,7 +1333,8 @@ class _PlexHandler(BaseHTTPRequestHandler):
         with sim.store.lock:
             coll = sim.store.collections.by_key.get(int(keys.split(",")[0]))
             if coll is not None:
-                return 200, sim.renderer.collection_metadata(coll), _XML
+                return 200, sim.renderer.collection_metadata(
+                    coll, preferences=request.query.get("includePreferences") == "1"), _XML
             found = [int(k) for k in dict.fromkeys(keys.split(",")) if int(k) in sim.store.items]
             if not found:
                 raise HttpError(404)
