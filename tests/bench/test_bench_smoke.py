@@ -35,3 +35,12 @@ def test_sections_are_replaced_in_place_and_others_kept(tmp_path):
 def test_stats():
     s = Stats.of([0.3, 0.1, 0.2, 0.4])
     assert (s.minimum, s.maximum, s.median, s.runs) == (0.1, 0.4, 0.25, 4)
+
+
+def test_collections_bench_measures_collection_requests_and_an_unchanged_rerun():
+    from bench import collections as coll_bench
+    results = coll_bench.measure(runs=1, scenes=20, plex_items=60, latency_ms=0)
+    base, first, again = results[0]
+    assert base.collection_requests == 0 and first.collections > 0 and first.collection_requests > 0
+    assert again.plex_requests == 0
+    assert "python -m bench.collections" in coll_bench.section(results, 20, 60, 0)
