@@ -66,6 +66,21 @@ def current_tags(item: Any, tag: str) -> list[str]:
     return [t.tag for t in (getattr(item, TAG_ATTR[tag], None) or []) if getattr(t, "tag", None)]
 
 
+def _wanted_thumbs(desired: PlexFields, tag: str, names: list[str]) -> dict[str, str]:
+    """Actor photo URLs by name (performer photos on); empty for every other tag."""
+    urls = desired.get("actorThumbs") if tag == "actor" else None
+    if not urls:
+        return {}
+    return {name: url for name, url in zip(names, urls) if url}
+
+
+def _thumbs_differ(item: Any, thumbs: dict[str, str]) -> bool:
+    if not thumbs:
+        return False
+    have = {t.tag: getattr(t, "thumb", None) for t in (getattr(item, "roles", None) or [])}
+    return any(have.get(name) != url for name, url in thumbs.items())
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 
@@ -110,7 +125,8 @@ def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: 
             continue
         want_list = list(desired.get(tag) or ())
         have_list = current_tags(item, tag)
-        if sorted(set(want_list)) != sorted(set(have_list)):
+        thumbs = _wanted_thumbs(desired, tag, want_list)
+        if sorted(set(want_list)) != sorted(set(have_list)) or _thumbs_differ(item, thumbs):
             if preserve and have_list:
                 continue
             p[f"{tag}.locked"] = 1
@@ -118,6 +134,8 @@ def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: 
                 # Indexed tags replace the whole list: exactly Stash's names, removals included.
                 for i, name in enumerate(want_list):
                     p[f"{tag}[{i}].tag.tag"] = name
+                    if thumbs.get(name):  # a URL Plex fetches itself (plexapi #462: actor[i].tag.thumb)
+                        p[f"{tag}[{i}].tag.thumb"] = thumbs[name]
             else:
                 # An empty indexed list cannot be expressed; remove the current names instead.
                 p[f"{tag}[].tag.tag-"] = ",".join(quote(n) for n in have_list)

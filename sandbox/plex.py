@@ -268,11 +268,13 @@ class EditPlan:
     locks: dict[str, bool] = field(default_factory=dict)
     tag_sets: dict[str, dict[int, str]] = field(default_factory=dict)
     tag_removals: dict[str, list[str]] = field(default_factory=dict)
+    tag_thumbs: dict[str, dict[int, str]] = field(default_factory=dict)  # actor[i].tag.thumb (a URL)
 
     _VALUE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.value$")
     _LOCK_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.locked$")
     _TAG_SET_RE = re.compile(r"^([A-Za-z]+)\[(\d+)\]\.tag\.tag$")
     _TAG_REMOVE_RE = re.compile(r"^([A-Za-z]+)\[\]\.tag\.tag-$")
+    _TAG_THUMB_RE = re.compile(r"^([A-Za-z]+)\[(\d+)\]\.tag\.thumb$")
 
     @classmethod
     def parse(cls, pairs: list[tuple[str, str]]) -> "EditPlan":
@@ -299,6 +301,8 @@ class EditPlan:
                 # after the first decode (by parse_qsl) split on ',' then decode each name.
                 names = [unquote(part) for part in value.split(",") if part != ""]
                 plan.tag_removals.setdefault(m.group(1), []).extend(names)
+            elif m := cls._TAG_THUMB_RE.match(key):
+                plan.tag_thumbs.setdefault(m.group(1), {})[int(m.group(2))] = value
             # Everything else (X-Plex-* params, includeExternalMedia, actor[0].tag.thumb, ...) is ignored.
         return plan
 
@@ -328,7 +332,8 @@ class LibraryStore:
         self._last_stamp = 0
         self.collection_kind = TAG_KINDS["collection"]
         self.collections = CollectionStore(self)
-        self.uploads: dict[str, bytes] = {}  # sha1 -> uploaded image bytes (tests read their dimensions)
+        self.uploads: dict[str, bytes] = {}
+        self.actor_thumbs: dict[str, str] = {}  # actor name -> photo URL (PMS keeps one per person)  # sha1 -> uploaded image bytes (tests read their dimensions)
 
     def new_rating_key(self) -> int:
         rk = self._next_rating_key
@@ -526,6 +531,12 @@ class LibraryStore:
             kind = TAG_KINDS.get(param)
             if kind is not None:
                 item.set_tags(kind, [indexed[i] for i in sorted(indexed)])
+        for param, thumbs in plan.tag_thumbs.items():
+            # An actor's photo is one per person in PMS's tag table: the last URL set shows on every item.
+            indexed = plan.tag_sets.get(param, {})
+            for i, url in thumbs.items():
+                if param == "actor" and i in indexed:
+                    self.actor_thumbs[_intern(indexed[i])] = url
         for param, names in plan.tag_removals.items():
             kind = TAG_KINDS.get(param)
             if kind is not None:
@@ -780,8 +791,10 @@ class XmlRenderer:
             for name in names:
                 if detail:
                     tag_id = self.store.tag_id(kind.param, name)
+                    thumb = self.store.actor_thumbs.get(name) if kind.param == "actor" else None
+                    extra = f' thumb="{xml_attr(thumb)}"' if thumb else ""
                     parts.append(f'<{kind.element} id="{tag_id}" filter="{kind.param}={tag_id}"'
-                                 f' tag="{xml_attr(name)}"/>')
+                                 f' tag="{xml_attr(name)}"{extra}/>')
                 else:
                     parts.append(f'<{kind.element} tag="{xml_attr(name)}"/>')
         if detail:
@@ -1500,6 +1513,10 @@ class PlexSim:
     def delete_collection(self, rating_key: int) -> None:
         with self.store.lock:
             self.store.collections.delete(rating_key)
+
+    def actor_photo(self, name: str) -> str | None:
+        with self.store.lock:
+            return self.store.actor_thumbs.get(name)
 
     def uploaded(self, key: str | None) -> bytes | None:
         """The bytes behind an 'upload://posters/<sha1>' key."""

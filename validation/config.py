@@ -82,6 +82,8 @@ SPECS: dict[str, Spec] = {
         "How the 16:9 cover becomes Plex's 2:3 poster: as-is (the cover unchanged), crop (a 2:3 cut around the part with the most detail) or blur (the whole cover over a blurred fill). Empty: as-is."),
     "sync_background_art": Spec("BOOLEAN", False, "Cover as background",
         "Also upload the full 16:9 cover as the item's background art (locked), only when it changed."),
+    "performer_photos_stash_url": Spec("STRING", "", "Performer photos: Stash address for Plex",
+        "Stash's address as the Plex server reaches it, e.g. http://192.168.1.5:9999. When set, each performer's Stash image becomes the Plex actor's photo (Plex fetches it from there, so Stash must serve images without a login). Empty: no performer photos."),
     "max_retries": Spec("NUMBER", 5, "Retries",
                         "How many times a failing scene is retried before it waits (Plex outage) or becomes a "
                         "dead letter (no Plex match). 0-50.", minimum=0, maximum=50),
@@ -136,6 +138,7 @@ class Settings:
     collection_prefix_tag: str = ''
     poster_mode: str = ""
     sync_background_art: bool = False
+    performer_photos_stash_url: str = ""
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
     connect_timeout: float = 5.0
@@ -214,19 +217,19 @@ def _as_string(key: str, value: Any, problems: list[str]) -> str:
     return value.strip()
 
 
-def parse_plex_url(value: str, problems: list[str]) -> str:
+def parse_plex_url(value: str, problems: list[str], key: str = "plex_url") -> str:
     if not value:
         return ""
     url = value.rstrip("/")
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        problems.append(f"setting plex_url = {_show('plex_url', value)} must start with http:// or https:// "
+        problems.append(f"setting {key} = {_show(key, value)} must start with http:// or https:// "
                         f"and name a host, e.g. http://192.168.1.10:32400")
         return ""
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        problems.append(f"setting plex_url = {_show('plex_url', value)} has an invalid port")
+        problems.append(f"setting {key} = {_show(key, value)} has an invalid port")
         return ""
     return url
 
@@ -271,6 +274,9 @@ def load_settings(raw: Any) -> LoadedSettings:
         values["plex_libraries"] = tuple(p.strip() for p in values["plex_libraries"].split(",") if p.strip())
     if "path_map" in values:
         values["path_map"] = parse_path_map(values["path_map"], problems)
+    if values.get("performer_photos_stash_url"):
+        values["performer_photos_stash_url"] = parse_plex_url(values["performer_photos_stash_url"], problems,
+                                                              "performer_photos_stash_url")
     if values.get("poster_mode"):
         mode = values["poster_mode"].lower()
         if mode not in ("as-is", "crop", "blur"):

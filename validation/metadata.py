@@ -151,6 +151,20 @@ def primary_file_title(scene: Mapping[str, Any]) -> str:
     return ""
 
 
+def performer_photo_urls(scene: Mapping[str, Any], names: tuple[str, ...], base: str) -> tuple[str, ...]:
+    """Each actor's Stash image as Plex can fetch it: Stash's image path (with its ?t= version) on the
+    address Plex reaches Stash at; "" for a performer without an image of their own (default=true)."""
+    by_name: dict[str, str] = {}
+    for performer in _list(scene.get("performers")):
+        if not isinstance(performer, dict):
+            continue
+        name = _clean(performer.get("name"), True).strip()
+        url = performer.get("image_path")
+        if name and isinstance(url, str) and url and "default=true" not in url and name not in by_name:
+            by_name[name] = base + "/" + url.split("://", 1)[-1].split("/", 1)[-1]
+    return tuple(by_name.get(name, "") for name in names)
+
+
 def _enabled(settings: Any, name: str) -> bool:
     fn = getattr(settings, "field_enabled", None)
     if callable(fn):
@@ -195,6 +209,9 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any) -> PlexFields:
 
     if _enabled(settings, "performers"):
         values["actor"] = _names(scene.get("performers"))
+        photo_base = str(getattr(settings, "performer_photos_stash_url", "") or "").rstrip("/")
+        if photo_base:
+            values["actorThumbs"] = performer_photo_urls(scene, values["actor"], photo_base)
 
     if _enabled(settings, "tags"):
         values["genre"] = _names(scene.get("tags"))

@@ -45,6 +45,8 @@ def scene_fragment(settings: Any) -> str:
         parts.append("groups { group { id synopsis front_image_path } }")
     if getattr(settings, "collections_from_performers", False):
         parts.append("performers { id scene_count }")
+    if getattr(settings, "performer_photos_stash_url", ""):
+        parts.append("performers { id image_path }")
     return " ".join(" ".join(parts).split())
 
 

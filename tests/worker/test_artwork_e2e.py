@@ -89,3 +89,24 @@ def test_background_art_uploaded_once_and_locked(sandbox):
     run_task(sb, "Sync all")
     assert sb.host.wait_idle(120)
     assert uploads(sb, rk, "arts") == 1
+
+
+def test_performer_photo_is_set_by_a_url_plex_can_reach_once(sandbox):
+    from tests.worker.helpers import gql
+    sb = sandbox
+    scene, rk = single(sb)
+    performer = sb.world.performers["Ava Lindqvist"]
+    url, _ = wide_cover(subject_x=10)
+    gql(sb, "mutation($i: PerformerUpdateInput!) { performerUpdate(input: $i) { id } }",
+        {"i": {"id": str(performer), "image": url}})
+    configure(sb, performer_photos_stash_url="http://stash.lan:9999/")
+    update_scene(sb, scene, performer_ids=[str(performer), str(sb.world.performers["Marco Bellini"])])
+    assert sb.host.wait_idle(120)
+    photo = sb.plex.actor_photo("Ava Lindqvist")
+    assert photo.startswith(f"http://stash.lan:9999/performer/{performer}/image?t=")
+    assert sb.plex.actor_photo("Marco Bellini") is None  # no image of his own: Stash's default is not sent
+    sb.plex.reset_requests()
+    update_scene(sb, scene, details="photos unchanged")
+    assert sb.host.wait_idle(120)
+    edits = [r for r in sb.plex.requests if r["method"] == "PUT"]
+    assert edits and not any(k.endswith(".tag.thumb") for r in edits for k in r["query"])
