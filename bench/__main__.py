@@ -18,7 +18,7 @@ import traceback
 
 from bench.common import BENCHMARKS_MD, write_section
 
-ORDER = ("hook_latency", "bulk_sync", "collections", "memory")
+ORDER = ("hook_latency", "bulk_sync", "collections", "artwork", "memory")
 
 
 def _call(module, quick: bool):

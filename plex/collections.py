@@ -1,5 +1,5 @@
 """Plex requests on collections, each exactly what plexapi sends (checked in plexapi collection.py,
-library.py, mixins.py, base.py; see DESIGN.md "Collections").
+library.py, mixins.py, base.py; see README "Collections").
 
 - list:   GET /library/sections/{id}/all?type=18        (LibrarySection.collections() -> search(libtype=
           'collection')); paged by plexapi with X-Plex-Container-Start/Size.

@@ -1,5 +1,5 @@
 """Managed Plex collections in the worker: exact membership in the item's own edit, then a flush that
-brings each touched collection's text, poster and order in line (DESIGN.md "Collections").
+brings each touched collection's text, poster and order in line (README "Collections").
 
 Per scene (inside the sync of one scene, before its batched PUT):
 - a renamed Stash studio/group/performer/tag renames its managed collection: one collection edit, the same

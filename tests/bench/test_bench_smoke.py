@@ -44,3 +44,10 @@ def test_collections_bench_measures_collection_requests_and_an_unchanged_rerun()
     assert base.collection_requests == 0 and first.collections > 0 and first.collection_requests > 0
     assert again.plex_requests == 0
     assert "python -m bench.collections" in coll_bench.section(results, 20, 60, 0)
+
+
+def test_artwork_bench_compares_crops_and_times_each_mode():
+    from bench import artwork
+    result = artwork.measure(frames=3)
+    assert set(result["kept"]) == {"centre", "subject"} and len(result["times"]["blur"]) == 3
+    assert "python -m bench.artwork" in artwork.section(result)
