@@ -42,6 +42,10 @@ def all_rows(conn: sqlite3.Connection) -> list[ManagedCollection]:
     return [_row(r) for r in conn.execute("SELECT * FROM managed_collections ORDER BY section_id, name")]
 
 
+def exists(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM managed_collections LIMIT 1").fetchone() is not None
+
+
 def dirty_rows(conn: sqlite3.Connection) -> list[ManagedCollection]:
     rows = conn.execute("SELECT * FROM managed_collections WHERE dirty = 1 ORDER BY section_id, name")
     return [_row(r) for r in rows]

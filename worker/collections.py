@@ -14,6 +14,7 @@ nothing, so it costs no request here.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -92,7 +93,7 @@ class CollectionSync:
                 self._rename(plex, section_id, row, w.name, dry_run)
                 membership.renamed.append((row.name, w.name))
                 have = [w.name if n == row.name else n for n in have]
-                rows[w.source] = managed.ManagedCollection(**{**row.__dict__, "name": w.name})
+                rows[w.source] = dataclasses.replace(row, name=w.name)
         managed_names = {row.name for row in rows.values()}
         kept: list[WantedCollection] = []
         for w in wanted:
@@ -147,6 +148,10 @@ class CollectionSync:
                                       w.ordered, mark_dirty=changed or w.name in check)
             managed.mark_dirty(self.conn, membership.section_id, membership.left)
             managed.set_scene_hash(self.conn, scene_id, state)
+
+    def manages_any(self) -> bool:
+        """PlexSync has collections in Plex: with every source switched off they must still be emptied."""
+        return managed.exists(self.conn)
 
     # ----- flush: once the worker has no job left -----
     def has_work(self) -> bool:

@@ -347,7 +347,8 @@ class SyncWorker(threading.Thread):
             return self._retry(job, "no-match", f"Plex item {result.rating_key} no longer has the file "
                                f"{result.stash_path}", retry.NO_MATCH, dead_after=self.max_retries)
         membership = None
-        if "collection" in desired:  # exact managed membership, hand-made collections kept, renames first
+        if "collection" in desired or self._collection_sync().manages_any():
+            # exact managed membership, hand-made collections kept, renames first
             membership = self._collection_sync().plan(session.plex, item, int(item.librarySectionID), scene,
                                                       settings.dry_run)
             desired = CollectionSync.apply_to(desired, membership)

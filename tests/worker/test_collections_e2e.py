@@ -209,3 +209,18 @@ def test_rebuild_collections_restores_stash_view_after_drift(sandbox):
     assert after["Summer Series"]["items"] == [rk(sb, sid) for _, sid in sorted(members)]
     assert after["Summer Series"]["collection_sort"] == 2
     assert result is not None
+
+
+def test_switching_every_source_off_empties_and_removes_the_managed_collections(sandbox):
+    sb = sandbox
+    configure(sb, collections_from_studio=True, collection_organized=True)
+    s1 = three_scenes(sb)[0]
+    mine = sb.plex.create_collection(scenes_key(sb), "Keep Me", [rk(sb, s1)])
+    update_scene(sb, s1, organized=True, studio_id=str(sb.world.studios["Red Fern Media"]))
+    assert sb.host.wait_idle(120)
+    assert {"Organized", "Red Fern Media", "Keep Me"} <= set(titles(sb))
+    configure(sb, collections_from_studio=False, collection_organized=False)
+    run_task(sb, "Sync all")
+    assert sb.host.wait_idle(120)
+    assert list(titles(sb)) == ["Keep Me"] and titles(sb)["Keep Me"]["rating_key"] == mine
+    assert sb.plex.item(rk(sb, s1))["collections"] == ["Keep Me"]
