@@ -84,6 +84,10 @@ CREATE TABLE IF NOT EXISTS scene_collections (
     scene_id  INTEGER PRIMARY KEY,
     hash      TEXT NOT NULL          -- the scene's collection state (names, text, images, indexes) last sent
 );
+-- An install that synced before: its studio/group collections were made by PlexSync's exact tag lists
+-- (no table remembered them). worker/collections.py adopts such a collection when a scene's item already
+-- carries it (a fresh install never adopts).
+INSERT OR IGNORE INTO state(key, value) SELECT 'collections_legacy', '1' WHERE EXISTS (SELECT 1 FROM sync_state);
 """,
 }
 

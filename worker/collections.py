@@ -25,7 +25,7 @@ from typing import Any
 from plex import collections as plex_coll
 from plex.writer import current_tags
 from queue import collections as managed
-from queue.database import transaction
+from queue.database import get_state, transaction
 from queue.operations import get_record, synced_rating_keys
 from stash import log
 from validation.collections import WantedCollection, collections_hash, wanted_collections
@@ -74,6 +74,7 @@ class CollectionSync:
         self.stash = stash
         self._listings: dict[int, dict[str, plex_coll.PlexCollection]] = {}
         self._warned: set[tuple[int, str]] = set()
+        self._legacy = get_state(conn, "collections_legacy") == "1"
 
     # ----- per scene, before the item edit -----
     def _listing(self, plex: Any, section_id: int) -> dict[str, plex_coll.PlexCollection]:
@@ -97,7 +98,9 @@ class CollectionSync:
         managed_names = {row.name for row in rows.values()}
         kept: list[WantedCollection] = []
         for w in wanted:
-            if w.source not in rows and w.name not in managed_names and w.name in self._listing(plex, section_id):
+            adopt = self._legacy and w.name in have  # made by an earlier PlexSync: record() adopts it
+            if (not adopt and w.source not in rows and w.name not in managed_names
+                    and w.name in self._listing(plex, section_id)):
                 if (section_id, w.name) not in self._warned:
                     self._warned.add((section_id, w.name))
                     log.warning(f"collection '{w.name}' exists in Plex and was not made by PlexSync: left "

@@ -6,7 +6,7 @@ import os
 import sqlite3
 
 from queue import collections as managed
-from queue.database import SCHEMA, SCHEMA_VERSION, connect, db_path, transaction
+from queue.database import SCHEMA, SCHEMA_VERSION, connect, db_path, get_state, transaction
 
 
 def test_version_1_database_is_migrated_and_keeps_its_rows(tmp_path):
@@ -27,6 +27,7 @@ def test_version_1_database_is_migrated_and_keeps_its_rows(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     for table, key in (("pending", 7), ("sync_state", 3), ("reviews", 4), ("dead_letters", 5)):
         assert conn.execute(f"SELECT count(*) FROM {table} WHERE scene_id = ?", (key,)).fetchone()[0] == 1
+    assert get_state(conn, "collections_legacy") == "1"  # it synced before: adopt the collections it made
     with transaction(conn):
         managed.upsert_wanted(conn, 1, "studio:2", "Blue Harbor", "About", None, False, mark_dirty=True)
     assert [r.name for r in managed.dirty_rows(conn)] == ["Blue Harbor"]
@@ -36,6 +37,7 @@ def test_version_1_database_is_migrated_and_keeps_its_rows(tmp_path):
 
 def test_rows_rename_record_and_forget(tmp_path):
     conn = connect(str(tmp_path / "data"))
+    assert get_state(conn, "collections_legacy") is None  # a fresh install never adopts
     with transaction(conn):
         managed.upsert_wanted(conn, 1, "group:3", "Series", "Syn", "http://s/group/3/frontimage?t=1", True,
                               mark_dirty=False)

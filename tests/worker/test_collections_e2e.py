@@ -224,3 +224,34 @@ def test_switching_every_source_off_empties_and_removes_the_managed_collections(
     assert sb.host.wait_idle(120)
     assert list(titles(sb)) == ["Keep Me"] and titles(sb)["Keep Me"]["rating_key"] == mine
     assert sb.plex.item(rk(sb, s1))["collections"] == ["Keep Me"]
+
+
+def test_an_install_that_synced_before_adopts_the_studio_collections_it_made(sandbox):
+    """Before issue 12, collections_from_studio wrote the studio as a collection tag and remembered nothing:
+    after the upgrade (schema 1 -> 2 on a database with sync state) those collections stay PlexSync's."""
+    from tests.worker.helpers import db
+    sb = sandbox
+    s1, s2, _ = three_scenes(sb)
+    studio = sb.world.studios["Northwind Pictures"]
+    update_scene(sb, s1, studio_id=str(studio))
+    update_scene(sb, s2, studio_id=str(studio))
+    assert sb.host.wait_idle(120)
+    for scene in (s1, s2):  # what the earlier version left in Plex
+        sb.plex.edit_item(rk(sb, scene), collections=["Northwind Pictures"])
+    conn = db(sb)
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('collections_legacy', '1')")
+    conn.close()
+    old = titles(sb)["Northwind Pictures"]["rating_key"]
+    configure(sb, collections_from_studio=True)
+    run_task(sb, "Sync all")
+    assert sb.host.wait_idle(120)
+    update_scene(sb, s1, studio_id=str(sb.world.studios["Red Fern Media"]))
+    update_scene(sb, s2, studio_id=str(sb.world.studios["Red Fern Media"]))
+    assert sb.host.wait_idle(120)
+    now = titles(sb)
+    carrying = {rk(sb, s) for s in unambiguous(sb) if (sb.stash.scene(s)["studio"] or {}).get("id") == studio}
+    if carrying:
+        assert now["Northwind Pictures"]["rating_key"] == old and set(now["Northwind Pictures"]["items"]) == carrying
+    else:
+        assert "Northwind Pictures" not in now  # adopted, then emptied: removed like any managed one
