@@ -69,6 +69,28 @@ def render_poster(cover: bytes, mode: str) -> bytes:
     return out.getvalue()
 
 
+def poster_bytes(cover: bytes, settings: object, scene_id: int) -> bytes:
+    """The poster to upload; a cover Pillow cannot read (or no Pillow) falls back to the cover itself with
+    one warning, so a bad image never fails the scene's sync."""
+    mode = poster_mode(settings)
+    try:
+        return render_poster(cover, mode)
+    except (OSError, ValueError, ImportError, _pillow_error()) as exc:
+        from stash import log  # noqa: PLC0415
+        log.warning(f"scene {scene_id}: could not make a '{mode}' poster ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}); uploading the cover as it is")
+        return cover
+
+
+def _pillow_error() -> type[Exception]:
+    """Pillow's DecompressionBombError (an Exception subclass Pillow raises for huge images)."""
+    try:
+        from PIL import Image  # noqa: PLC0415
+        return Image.DecompressionBombError
+    except ImportError:
+        return ImportError
+
+
 def centre_crop_box(image: object) -> tuple[int, int, int, int]:
     w, h = image.width, image.height  # type: ignore[attr-defined]
     cw, ch = _window(w, h)

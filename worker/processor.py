@@ -21,7 +21,7 @@ from plex.client import ErrorKind, classify_error, safe_error_text
 from plex.matcher import Confidence
 from plex.paths import normalise_path
 from plex.review import format_review_line
-from plex.artwork import image_state, poster_mode, render_poster
+from plex.artwork import image_state, poster_bytes
 from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_art, upload_poster
 from queue import dead_letters, reviews
 from queue.database import connect, transaction
@@ -369,7 +369,7 @@ class SyncWorker(threading.Thread):
         apply_edit(item, plan)
         _fault("after_edit")
         if poster_changed:
-            upload_poster(item, render_poster(cover, poster_mode(settings)))
+            upload_poster(item, poster_bytes(cover, settings, scene_id))
         if art_changed:
             upload_art(item, cover)
         if membership is not None:

@@ -110,3 +110,15 @@ def test_performer_photo_is_set_by_a_url_plex_can_reach_once(sandbox):
     assert sb.host.wait_idle(120)
     edits = [r for r in sb.plex.requests if r["method"] == "PUT"]
     assert edits and not any(k.endswith(".tag.thumb") for r in edits for k in r["query"])
+
+
+def test_a_cover_pillow_cannot_read_is_uploaded_as_it_is_with_a_warning(sandbox):
+    from tests.worker.helpers import plugin_lines
+    sb = sandbox
+    scene, rk = single(sb)
+    broken = b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 20
+    configure(sb, poster_mode="blur")
+    update_scene(sb, scene, cover_image="data:image/jpeg;base64," + base64.b64encode(broken).decode())
+    assert sb.host.wait_idle(120)
+    assert sb.plex.uploaded(sb.plex.item(rk)["poster"]) == broken
+    assert any("could not make a 'blur' poster" in line for line in plugin_lines(sb, "warning"))
