@@ -3,10 +3,10 @@
 Speaks enough of the PMS HTTP/XML protocol (see shared/reference/plex-api.md §1-6, §9) that the real
 ``plexapi`` client cannot tell it apart for everything PlexSync does: connect, list sections, page
 through a section, find items by part file, read details with tags and field locks, edit fields/tags
-with locks, upload posters. Faults (latency, down/up, N failures, hang) can be switched while running.
+with locks, upload posters and backgrounds, keep collections (sandbox/plex_collections.py). Faults (latency, down/up, N failures, hang) can be switched while running.
 
 Layout (one job per class):
-    LibraryStore     the state (sections, items, tag ids, file index), thread-safe
+    LibraryStore     the state (sections, items, tag ids, file index, collections), thread-safe
     XmlRenderer      state -> PMS-shaped XML text (manual rendering: fast for 100k-item listings)
     EditPlan         parsed ``PUT /library/sections/{id}/all`` parameters
     FaultController  latency / fail-next / hang switches
