@@ -113,7 +113,7 @@ def handle_hook(hook_context: dict[str, Any], invocation: Invocation, client: St
             recorded = int(on_scene_update(object_id, hook_context, runtime.queue, data_dir=runtime.data_dir,
                                            sync_timestamps=runtime.sync_timestamps, settings=settings))
         if settings is not None and not settings.enabled:
-            return "sync disabled"
+            return "sync paused (Pause sync is on)"
         if not recorded and object_id not in runtime.queue:
             return "update filtered: nothing to sync"  # no drain needed for an update we skipped
         if settings is not None and not settings.plex_configured:

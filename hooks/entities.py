@@ -86,7 +86,7 @@ def on_entity_update(hook_type: str, object_id: int, hook_context: Mapping[str, 
     if kind is None:
         raise ValueError(f"not an entity hook: {hook_type}")
     if settings is not None and not settings.enabled:
-        log.debug(f"{kind.label} {object_id}: sync disabled in settings, update not recorded")
+        log.debug(f"{kind.label} {object_id}: Pause sync is on, update not recorded")
         return 0
     name = sent_name(hook_context)
     if name is None:

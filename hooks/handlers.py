@@ -72,7 +72,7 @@ def on_scene_update(scene_id: int, update_data: Mapping[str, Any], queue: Pendin
                     settings: Settings | None = None, reason: str = "hook") -> bool:
     """Filter one scene update and record it. Returns True when the scene became pending."""
     if settings is not None and not settings.enabled:
-        log.debug(f"scene {scene_id}: sync disabled in settings, update not recorded")
+        log.debug(f"scene {scene_id}: Pause sync is on, update not recorded")
         return False
     if not touches_synced_field(update_data):
         log.debug(f"scene {scene_id}: update touches no synced field, skipped")

@@ -37,10 +37,10 @@ def format_review_line(scene_id: int | str, stash_path: str | None, candidates: 
             f"{len(candidates)} Plex candidate{'s' if len(candidates) != 1 else ''}: ")
     pin = "to pin one, add its item URL to the scene's URLs in Stash"
     if strict or chosen is None:
-        tail = f"; not synced (strict_matching is on); {pin}" if strict else f"; not synced; {pin}"
+        tail = f"; not synced (Allow uncertain matches is off); {pin}" if strict else f"; not synced; {pin}"
     else:
         tail = (f"; synced ratingKey {chosen.rating_key} '{one_line(chosen.plex_path)}' because "
-                f"strict_matching is off; to choose another, add its item URL to the scene's URLs in Stash")
+                f"Allow uncertain matches is on; to choose another, add its item URL to the scene's URLs in Stash")
     budget = MAX_LINE - len(head) - len(tail) - 40
     parts: list[str] = []
     used = 0

@@ -13,10 +13,14 @@ import time
 from typing import Iterator
 
 DB_FILE = "plexsync.db"
-SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
-SCHEMA = """
+# Every release's schema change is one entry here, applied in order inside one transaction per version,
+# so a database written by any earlier release opens with its pending scenes, sync state, reviews and dead
+# letters (tests/queue/test_migrations.py opens a file made by release 0.1.0). Never edit an entry that
+# has been released: add the next version.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "release 0.1.0: pending set, lease, drain request, sync state, dead letters, reviews, state", """
 CREATE TABLE IF NOT EXISTS pending (
     scene_id     INTEGER PRIMARY KEY,
     recorded_at  REAL NOT NULL,     -- when the newest update was recorded
@@ -60,13 +64,8 @@ CREATE TABLE IF NOT EXISTS state (
     key    TEXT PRIMARY KEY,
     value  TEXT NOT NULL
 );
-"""
-
-# Migrations in order: MIGRATIONS[v] brings a version-v database to v+1. A fresh file runs SCHEMA (version 1)
-# and then every migration, so new and upgraded databases are built the same way; existing rows are kept.
-MIGRATIONS: dict[int, str] = {
-    # 1 -> 2: the collections PlexSync created in Plex (queue/collections.py owns the table).
-    1: """
+"""),
+    (2, "issue 12: managed Plex collections and each scene's collection state", """
 CREATE TABLE IF NOT EXISTS managed_collections (
     section_id    INTEGER NOT NULL,
     source        TEXT NOT NULL,     -- 'studio:12', 'group:3', 'performer:7', 'tag:5', 'organized'
@@ -88,8 +87,9 @@ CREATE TABLE IF NOT EXISTS scene_collections (
 -- (no table remembered them). worker/collections.py adopts such a collection when a scene's item already
 -- carries it (a fresh install never adopts).
 INSERT OR IGNORE INTO state(key, value) SELECT 'collections_legacy', '1' WHERE EXISTS (SELECT 1 FROM sync_state);
-""",
-}
+"""),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -111,29 +111,33 @@ def _open(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+    if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch to WAL journal (got {mode})")
-        with transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                _run_script(conn, SCHEMA)
-                version = 1
-            while version < SCHEMA_VERSION:
-                _run_script(conn, MIGRATIONS[version])
-                version += 1
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        migrate(conn)
+    # A newer release's file (a downgrade) is used as it is: its extra tables and columns are kept.
     # NORMAL keeps commits across a killed process (the failure Stash's Stop causes); FULL would add an
     # fsync to every hook for protection against power loss only.
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
 
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the file's user_version, in order; returns the version reached.
+    Each version commits on its own, so a process killed mid-way resumes at the next version."""
+    while True:
+        with transaction(conn):
+            # Read inside the write lock: two processes opening an old file never both apply a version.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            pending = [m for m in MIGRATIONS if m[0] > version]
+            if not pending:
+                return version
+            number, _what, statements = pending[0]
+            for statement in statements.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
 
 
 def _move_aside(path: str) -> str:

@@ -9,24 +9,45 @@ from __future__ import annotations
 
 import math
 import urllib.parse
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Stash's settings page labels these "Settings -> Plugins -> PlexSync".
 WHERE_TO_SET = "Stash Settings -> Plugins -> PlexSync"
 
 
-@dataclass(frozen=True)
 class Spec:
-    type: str  # BOOLEAN | NUMBER | STRING, as Stash's manifest spells them
-    default: Any
-    display_name: str
-    description: str
-    minimum: float | None = None
-    maximum: float | None = None
-    secret: bool = False
+    """One manifest setting: its Stash type, the value it has when unset, and the text Stash shows.
+
+    `attribute` names the Settings attribute it fills when that differs from the key; `inverted` switches
+    read the other way round there ("Pause sync" on = Settings.enabled False), so every switch on Stash's
+    page can default to off while the code keeps reading positively."""
+
+    __slots__ = ("type", "default", "display_name", "description", "minimum", "maximum", "secret", "attribute",
+                 "inverted")
+
+    def __init__(self, type: str, default: Any, display_name: str, description: str,  # noqa: A002 - Stash's word
+                 minimum: float | None = None, maximum: float | None = None, secret: bool = False,
+                 attribute: str | None = None, inverted: bool = False) -> None:
+        self.type = type  # BOOLEAN | NUMBER | STRING, as Stash's manifest spells them
+        self.default = default
+        self.display_name = display_name
+        self.description = description
+        self.minimum = minimum
+        self.maximum = maximum
+        self.secret = secret
+        self.attribute = attribute
+        self.inverted = inverted
 
 
+def _skip(field_name: str, shown: str, what: str) -> Spec:
+    """A per-field switch: off (the default) syncs the field, on leaves Plex's value alone."""
+    return Spec("BOOLEAN", False, f"Skip {shown}", f"On: PlexSync leaves {what} as it is in Plex. Off: {what} "
+                                                    f"follows Stash.", attribute=f"sync_{field_name}", inverted=True)
+
+
+# Stash's settings page shows an unset BOOLEAN as off and an unset NUMBER as 0, and stores nothing until the
+# user changes a value (SettingsPluginsPanel.tsx). So every BOOLEAN here defaults to off, and 0 or empty
+# means "the default" for every NUMBER and STRING: the page always shows what PlexSync does.
 SPECS: dict[str, Spec] = {
     "plex_url": Spec("STRING", "", "Plex server URL",
                      "Address of Plex Media Server as seen from the Stash machine or container, "
@@ -38,24 +59,26 @@ SPECS: dict[str, Spec] = {
                            "Comma-separated Plex library names to sync into. Empty: every movie library."),
     "path_map": Spec("STRING", "", "Path map (Stash => Plex)",
                      "Rewrites file path prefixes when Stash and Plex see the files under different paths, "
-                     "e.g. /data/=>/media/; several pairs separated by ';'."),
-    "enabled": Spec("BOOLEAN", True, "Sync enabled",
-                    "Master switch. Off: scene saves are not recorded and nothing is sent to Plex."),
-    "strict_matching": Spec("BOOLEAN", True, "Strict matching",
-                            "On: scenes with an uncertain (LOW confidence) Plex match are not synced but logged "
-                            "for review. Off: the best candidate is synced and the choice is logged."),
+                     "e.g. /data/=>/media/; several pairs separated by ';'. Empty: the same paths."),
+    "pause_sync": Spec("BOOLEAN", False, "Pause sync",
+                       "On: scene saves are not recorded and nothing is sent to Plex. Off: PlexSync syncs.",
+                       attribute="enabled", inverted=True),
+    "allow_uncertain_matches": Spec("BOOLEAN", False, "Allow uncertain matches",
+                                    "On: a scene with an uncertain (LOW confidence) Plex match is synced to the "
+                                    "best candidate and the choice is logged. Off: it is not synced but logged "
+                                    "for review.", attribute="strict_matching", inverted=True),
     "preserve_plex_edits": Spec("BOOLEAN", False, "Preserve Plex edits",
                                 "On: only fill fields that are empty in Plex. Off: Stash always wins."),
-    "sync_title": Spec("BOOLEAN", True, "Sync title", "Scene title (or file name when empty) -> Plex title."),
-    "sync_details": Spec("BOOLEAN", True, "Sync details", "Scene details -> Plex summary."),
-    "sync_date": Spec("BOOLEAN", True, "Sync date", "Scene date -> Plex release date and year."),
-    "sync_studio": Spec("BOOLEAN", True, "Sync studio", "Studio name -> Plex studio."),
-    "sync_code": Spec("BOOLEAN", True, "Sync studio code", "Scene code -> Plex tagline."),
-    "sync_director": Spec("BOOLEAN", True, "Sync director", "Scene director -> Plex directors."),
-    "sync_performers": Spec("BOOLEAN", True, "Sync performers", "Performers -> Plex actors (exact list)."),
-    "sync_tags": Spec("BOOLEAN", True, "Sync tags", "Tags -> Plex genres (exact list)."),
-    "sync_rating": Spec("BOOLEAN", True, "Sync rating", "Rating (0-100) -> Plex user rating (0-10)."),
-    "sync_cover": Spec("BOOLEAN", True, "Sync cover", "Scene cover -> Plex poster, uploaded only when it changed."),
+    "skip_title": _skip("title", "title", "the title (Stash's title, or the file name when empty)"),
+    "skip_details": _skip("details", "details", "the summary (Stash's details)"),
+    "skip_date": _skip("date", "date", "the release date and year (Stash's date)"),
+    "skip_studio": _skip("studio", "studio", "the studio"),
+    "skip_code": _skip("code", "studio code", "the tagline (Stash's studio code)"),
+    "skip_director": _skip("director", "director", "the directors (Stash's director)"),
+    "skip_performers": _skip("performers", "performers", "the actors (Stash's performers)"),
+    "skip_tags": _skip("tags", "tags", "the genres (Stash's tags)"),
+    "skip_rating": _skip("rating", "rating", "the user rating (Stash's rating)"),
+    "skip_cover": _skip("cover", "cover", "the poster (Stash's cover)"),
     "collections_from_studio": Spec("BOOLEAN", False, "Studio as collection",
                                     "Also put each item in a Plex collection named after its studio."),
     "collections_from_groups": Spec("BOOLEAN", False, "Groups as collections",
@@ -64,8 +87,8 @@ SPECS: dict[str, Spec] = {
         "Also put each item in a collection for every parent studio above its studio (the whole chain, e.g. the network and its label)."),
     "collections_from_performers": Spec("BOOLEAN", False, "Performers as collections",
         "Also put each item in a collection per performer who has at least the minimum number of scenes below."),
-    "collection_performer_min_scenes": Spec("NUMBER", 0, "Performer collection: minimum scenes",
-        "A performer gets a collection only with at least this many scenes in Stash, so one-off names do not make hundreds of collections. 0 = the default, 3.", minimum=0, maximum=100000),
+    "collection_performer_min_scenes": Spec("NUMBER", 3, "Performer collection: minimum scenes",
+        "A performer gets a collection only with at least this many scenes in Stash, so one-off names do not make hundreds of collections. 1-100000; 0 or empty: 3.", minimum=1, maximum=100000),
     "collections_from_tags": Spec("STRING", '', "Tags as collections",
         "Comma-separated Stash tag names that each become a collection of the scenes carrying them. Empty: none."),
     "collection_organized": Spec("BOOLEAN", False, "Organized collection",
@@ -86,14 +109,17 @@ SPECS: dict[str, Spec] = {
         "Stash's address as the Plex server reaches it, e.g. http://192.168.1.5:9999. When set, each performer's Stash image becomes the Plex actor's photo (Plex fetches it from there, so Stash must serve images without a login). Empty: no performer photos."),
     "max_retries": Spec("NUMBER", 5, "Retries",
                         "How many times a failing scene is retried before it waits (Plex outage) or becomes a "
-                        "dead letter (no Plex match). 0-50.", minimum=0, maximum=50),
+                        "dead letter (no Plex match). 1-50; 0 or empty: 5.", minimum=1, maximum=50),
     "drain_slice_seconds": Spec("NUMBER", 120.0, "Work slice (seconds)",
                                 "How long one Process queue run works before it yields Stash's job queue to "
-                                "other tasks and queues itself again. 10-3600.", minimum=10, maximum=3600),
+                                "other tasks and queues itself again. 10-3600; 0 or empty: 120.",
+                                minimum=10, maximum=3600),
     "connect_timeout": Spec("NUMBER", 5.0, "Connect timeout (seconds)",
-                            "How long to wait for a connection to Plex or Stash. 1-120.", minimum=1, maximum=120),
+                            "How long to wait for a connection to Plex or Stash. 1-120; 0 or empty: 5.",
+                            minimum=1, maximum=120),
     "read_timeout": Spec("NUMBER", 30.0, "Read timeout (seconds)",
-                         "How long to wait for Plex or Stash to answer. 1-600.", minimum=1, maximum=600),
+                         "How long to wait for Plex or Stash to answer. 1-600; 0 or empty: 30.",
+                         minimum=1, maximum=600),
     "dry_run": Spec("BOOLEAN", False, "Dry run", "Log what would change in Plex and write nothing."),
     "debug_logging": Spec("BOOLEAN", False, "Debug logging",
                           "Log one debug line per step (set Stash's log level to Debug to see them)."),
@@ -106,10 +132,54 @@ FIELD_TOGGLES = ("sync_title", "sync_details", "sync_date", "sync_studio", "sync
                  "sync_performers", "sync_tags", "sync_rating", "sync_cover")
 
 
-@dataclass(frozen=True)
-class Settings:
+class _Frozen:
+    """A small frozen record: annotated class attributes are the fields, their values the defaults.
+    (Not a dataclass: importing dataclasses pulls in inspect, which the hook's start-up cannot afford.)"""
+
+    _HIDDEN: frozenset[str] = frozenset()
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            for name in vars(klass).get("__annotations__", {}):
+                if not name.startswith("_") and name not in names:
+                    names.append(name)
+        return tuple(names)
+
+    def __init__(self, **values: Any) -> None:
+        names = self.field_names()
+        unknown = set(values) - set(names)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(sorted(unknown))}")
+        for name in names:
+            object.__setattr__(self, name, values[name] if name in values else getattr(type(self), name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.field_names())
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._values() == self._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.field_names() if name not in self._HIDDEN)
+        return f"{type(self).__name__}({shown})"
+
+
+class Settings(_Frozen):
+    """What PlexSync does, read positively (`enabled`, `strict_matching`, `sync_<field>`); the manifest keys
+    that fill it are in SPECS."""
+
+    _HIDDEN = frozenset({"plex_token"})
+
     plex_url: str = ""
-    plex_token: str = field(default="", repr=False)
+    plex_token: str = ""
     plex_libraries: tuple[str, ...] = ()
     path_map: tuple[tuple[str, str], ...] = ()
     enabled: bool = True
@@ -129,7 +199,7 @@ class Settings:
     collections_from_groups: bool = False
     collections_from_parent_studios: bool = False
     collections_from_performers: bool = False
-    collection_performer_min_scenes: int = 0
+    collection_performer_min_scenes: int = 3
     collections_from_tags: str = ''
     collection_organized: bool = False
     collection_prefix_studio: str = ''
@@ -164,10 +234,14 @@ class Settings:
         return f"{' and '.join(missing)} not set: set them in {WHERE_TO_SET}; scenes stay queued until then"
 
 
-@dataclass(frozen=True)
 class LoadedSettings:
-    settings: Settings
-    problems: list[str]
+    """Settings plus one problem line per odd value (each already names the setting)."""
+
+    __slots__ = ("settings", "problems")
+
+    def __init__(self, settings: Settings, problems: list[str]) -> None:
+        self.settings = settings
+        self.problems = problems
 
 
 def _show(key: str, value: Any) -> str:
@@ -194,10 +268,14 @@ def _as_number(key: str, value: Any, problems: list[str]) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str):
+        if not value.strip():
+            return float(spec.default)  # an emptied field reads as unset
         try:
             number = float(value.strip())
         except ValueError:
             number = None
+    if number == 0:
+        return float(spec.default)  # what Stash's page shows for an unset number: means the default
     if number is None or math.isnan(number) or math.isinf(number):
         problems.append(f"setting {key} = {_show(key, value)} is not a number; using {spec.default}")
         return float(spec.default)
@@ -284,5 +362,16 @@ def load_settings(raw: Any) -> LoadedSettings:
                             f"crop or blur; using as-is")
             mode = ""
         values["poster_mode"] = mode
-    known = {f.name for f in fields(Settings)}
-    return LoadedSettings(Settings(**{k: v for k, v in values.items() if k in known}), problems)
+    return LoadedSettings(Settings(**_as_attributes(values)), problems)
+
+
+def _as_attributes(values: dict[str, Any]) -> dict[str, Any]:
+    """Manifest keys -> Settings attributes; inverted switches ("Pause sync") read positively there."""
+    known = set(Settings.field_names())
+    attributes: dict[str, Any] = {}
+    for key, value in values.items():
+        spec = SPECS[key]
+        name = spec.attribute or key
+        if name in known:
+            attributes[name] = (not value) if spec.inverted else value
+    return attributes

@@ -50,7 +50,7 @@ class Drain:
     # --- lifecycle ---
     def run(self) -> str:
         if not self.settings.enabled:
-            log.info("PlexSync is disabled in its settings; Process queue did nothing")
+            log.info("Pause sync is on in the PlexSync settings; Process queue did nothing")
             return "disabled"
         missing = self.settings.missing_plex_message()
         if missing:

@@ -53,7 +53,7 @@ def queue_status(runtime: Any, settings: Settings, client: StashClient, invocati
     log.info(f"Queue status: {pending_count} pending, {queued} queued, {len(in_flight)} in flight, "
              f"{len(waiting)} waiting for retry, {dead} dead letter(s), {review_count} low-confidence review(s)")
     log.info(f"Process queue: {'running now' if drain_owner else 'not running'}"
-             + ("" if settings.enabled else " (sync is disabled in the settings)"))
+             + ("" if settings.enabled else " (Pause sync is on)"))
     if in_flight and not drain_owner:
         log.info(f"in flight: scene(s) {_ids([int(j['scene_id']) for j in in_flight])} "
                  f"(a stopped run's job; the next Process queue resumes it)")

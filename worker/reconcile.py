@@ -242,7 +242,7 @@ def sort_page(conn: Any, page: list[dict[str, Any]], queued_now: set[int], tally
 
 def _disabled(settings: Settings, task: str) -> str | None:
     if not settings.enabled:
-        log.info(f"PlexSync is disabled in its settings; {task} did nothing")
+        log.info(f"Pause sync is on in the PlexSync settings; {task} did nothing")
         return "disabled"
     return None
 

@@ -55,7 +55,7 @@ def test_bulk_edit_of_200_scenes_queues_exactly_one_drain(tmp_path):
         try:
             ids = [str(i) for i in range(1, 201)]
             result = sb.stash.gql('mutation($ids: [ID!]) { bulkSceneUpdate(input: {ids: $ids, director: "Bulk"})'
-                                  ' { id } }', {"ids": ids})
+                                  ' { id } }', {"ids": ids}, timeout=180)  # 200 hooks in series
             assert len(result["data"]["bulkSceneUpdate"]) == 200
             assert pending_ids(sb) == set(range(1, 201))
             assert len(queued_drains(sb)) == 1

@@ -23,7 +23,7 @@ def test_strict_line_names_everything():
 def test_non_strict_names_synced_candidate():
     cs = [cand(101, "/m/a.mp4"), cand(202, "/n/a.mp4")]
     line = format_review_line(3, "/d/a.mp4", cs, cs[0], strict=False)
-    assert "synced ratingKey 101" in line and "strict_matching is off" in line
+    assert "synced ratingKey 101" in line and "Allow uncertain matches is on" in line
 
 
 def test_newlines_and_log_control_chars_escaped():

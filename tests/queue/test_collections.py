@@ -6,14 +6,14 @@ import os
 import sqlite3
 
 from queue import collections as managed
-from queue.database import SCHEMA, SCHEMA_VERSION, connect, db_path, get_state, transaction
+from queue.database import MIGRATIONS, SCHEMA_VERSION, connect, db_path, get_state, transaction
 
 
 def test_version_1_database_is_migrated_and_keeps_its_rows(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     old = sqlite3.connect(db_path(str(data)))
-    old.executescript(SCHEMA)
+    old.executescript(MIGRATIONS[0][2])  # what release 0.1.0 created
     old.execute("INSERT INTO pending VALUES (7, 1.0, 1.0, 'hook', 0)")
     old.execute("INSERT INTO sync_state(scene_id, synced_at, rating_key, section_id, content_hash) "
                 "VALUES (3, 2.0, 1005, 1, 'abc')")

@@ -6,20 +6,13 @@ import os
 import yaml
 
 from tests.conftest import REPO_ROOT
+from release.settings_docs import table_row
 from validation.config import SPECS
 
 README = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
 SETUP = "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && "
 
 
-def default_text(value: object) -> str:
-    if value is True:
-        return "on"
-    if value is False:
-        return "off"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # 120.0 reads as 120 in the README
-    return "(empty)" if value == "" else str(value)
 
 
 def test_quick_start_has_the_two_commands():
@@ -29,7 +22,7 @@ def test_quick_start_has_the_two_commands():
 
 def test_every_setting_is_listed_with_its_default():
     for key, spec in SPECS.items():
-        row = f"| `{key}` | {spec.display_name} | {spec.type} | {default_text(spec.default)} | {spec.description} |"
+        row = table_row(key, spec)
         assert row in README, f"README settings table is out of date; expected row:\n{row}"
 
 

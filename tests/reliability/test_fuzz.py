@@ -145,8 +145,8 @@ def hook_contexts():
         "updated_at": st.one_of(dates, json_leaf)})
 
 
-SETTING_KEYS = ["plex_url", "plex_token", "plex_libraries", "path_map", "enabled", "strict_matching",
-                "preserve_plex_edits", "sync_title", "sync_cover", "max_retries", "drain_slice_seconds",
+SETTING_KEYS = ["plex_url", "plex_token", "plex_libraries", "path_map", "pause_sync", "allow_uncertain_matches",
+                "preserve_plex_edits", "skip_title", "skip_cover", "max_retries", "drain_slice_seconds",
                 "connect_timeout", "read_timeout", "dry_run", "debug_logging", "verify_stash_tls",
                 "collections_from_studio", "unknown_key"]
 

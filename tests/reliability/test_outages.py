@@ -30,7 +30,7 @@ def test_outages_during_a_500_scene_drain(tmp_path):
     figures: dict[str, object] = {}
     with Sandbox(str(tmp_path / "sb"), scenes=SCENES, plex_items=SCENES + 20) as sb:
         # Covers off: this test is about outages, and uploads would double its running time.
-        h.merge_config(sb, sync_cover=False, read_timeout=READ_TIMEOUT, connect_timeout=2)
+        h.merge_config(sb, skip_cover=True, read_timeout=READ_TIMEOUT, connect_timeout=2)
         ids = h.comparable_scene_ids(sb)
         h.record_pending(sb, sb.world.scene_ids)
         presses = 0

@@ -475,7 +475,7 @@ def test_introspection_works(world: World) -> None:
 
 def test_configure_plugin_then_read_settings(world: World) -> None:
     q = "mutation C($id: ID!, $v: Map!) { configurePlugin(plugin_id: $id, input: $v) }"
-    values = {"plex_url": "http://127.0.0.1:32400", "sync_tags": False, "max_retries": 3}
+    values = {"plex_url": "http://127.0.0.1:32400", "skip_tags": True, "max_retries": 3}
     assert world.stash.gql(q, {"id": "PlexSync", "v": values})["data"]["configurePlugin"] == values
     read = "query R($inc: [ID!]) { configuration { plugins(include: $inc) } }"
     assert world.stash.gql(read, {"inc": ["PlexSync"]})["data"]["configuration"]["plugins"] == {
@@ -483,8 +483,8 @@ def test_configure_plugin_then_read_settings(world: World) -> None:
     assert world.stash.gql(read, {"inc": ["plexsync"]})["data"]["configuration"]["plugins"] == {}
     assert client(world.stash).find_plugin_config("PlexSync") == values
     # configurePlugin replaces the whole map
-    world.stash.gql(q, {"id": "PlexSync", "v": {"sync_tags": True}})
-    assert world.stash.plugin_config("PlexSync") == {"sync_tags": True}
+    world.stash.gql(q, {"id": "PlexSync", "v": {"skip_tags": False}})
+    assert world.stash.plugin_config("PlexSync") == {"skip_tags": False}
 
 
 def test_get_with_query_and_request_counts(world: World) -> None:

@@ -11,7 +11,8 @@ BULK = "mutation($input: BulkSceneUpdateInput!) { bulkSceneUpdate(input: $input)
 
 
 def gql(sb, query: str, variables: dict | None = None) -> dict:
-    result = sb.stash.gql(query, variables)
+    # A bulk mutation runs one hook process per scene, in series, before it answers (as Stash does).
+    result = sb.stash.gql(query, variables, timeout=180)
     assert not result.get("errors"), result.get("errors")
     return result["data"]
 

@@ -135,7 +135,7 @@ def test_wrong_token_stops_the_drain_and_keeps_the_jobs(sandbox):
 @pytest.mark.parametrize("strict", [True, False])
 def test_ambiguous_match_review_line(sandbox, strict):
     sb = sandbox
-    configure(sb, strict_matching=strict)
+    configure(sb, allow_uncertain_matches=not strict)
     sid = sb.world.clash_both_sections
     rks = sb.world.scene_rating_keys[sid]
     assert len(rks) == 2
