@@ -163,6 +163,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "sync_recent": ("worker.reconcile", "sync_recent"),
     "sync_all": ("worker.reconcile", "sync_all"),
     "force_sync_all": ("worker.reconcile", "force_sync_all"),
+    "rebuild_collections": ("worker.rebuild_collections", "rebuild_collections"),
     "status": ("worker.maintenance", "queue_status"),
     "review": ("worker.maintenance", "review_low_confidence"),
     "retry_dead_letters": ("worker.maintenance", "retry_dead_letters"),

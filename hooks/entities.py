@@ -10,10 +10,12 @@ a single SQLite transaction, no Plex traffic. Rules:
   the worker skips unchanged scenes without Plex requests.)
 - Only when the name is synced at all: performers -> actors (sync_performers), studio -> studio
   (sync_studio) or a collection (collections_from_studio), tags -> genres (sync_tags), groups ->
-  collections (collections_from_groups). A studio's parent is not written to Plex, so a parent change
-  alone queues nothing; a renamed studio queues only the scenes directly in it (depth 0), or also those
-  of its child studios when a title template shows {parent_studio}. A name shown by a title template
-  ({performers}, {studio}, {group}...) counts as synced.
+  collections (collections_from_groups); performers, tags and studios also when they make collections
+  (issue 12). A studio's parent is not written to Plex, so a parent change alone queues nothing; a
+  renamed studio queues only the scenes directly in it (depth 0), or also those of its child studios when
+  a title template shows {parent_studio} or parent-studio collections are on (its name is then on its
+  sub-studios' items too). A name shown by a title template ({performers}, {studio}, {group}...) counts
+  as synced.
 - A tag update that sends parents or children, while tags are excluded by parent tag
   (exclude_tags_under), queues the scenes of the tag and of every tag below it (depth -1).
 """
@@ -57,9 +59,11 @@ TITLE_PLACEHOLDERS = {"performer": ("performers", "first_performer"), "studio": 
 
 
 KINDS: dict[str, EntityKind] = {
-    "Performer.Update.Post": EntityKind("performer", "performers", False, ("sync_performers",)),
-    "Studio.Update.Post": EntityKind("studio", "studios", True, ("sync_studio", "collections_from_studio")),
-    "Tag.Update.Post": EntityKind("tag", "tags", True, ("sync_tags",)),
+    "Performer.Update.Post": EntityKind("performer", "performers", False,
+                                        ("sync_performers", "collections_from_performers")),
+    "Studio.Update.Post": EntityKind("studio", "studios", True, ("sync_studio", "collections_from_studio",
+                                                                 "collections_from_parent_studios")),
+    "Tag.Update.Post": EntityKind("tag", "tags", True, ("sync_tags", "collections_from_tags")),
     "Group.Update.Post": EntityKind("group", "groups", False, ("collections_from_groups",)),
 }
 
@@ -130,9 +134,11 @@ def on_entity_update(hook_type: str, object_id: int, hook_context: Mapping[str, 
     if get_state(conn, key) == name:
         log.debug(f"{kind.label} {object_id}: name unchanged, skipped")
         return 0
-    # A studio's name reaches its child studios' scenes when the titles show {parent_studio}.
-    depth = -1 if "parent_studio" in kind.in_titles(settings) else 0
-    scene_ids = scenes_carrying(client, kind, object_id, depth=depth)
+    # A studio's name reaches its child studios' scenes when the titles show {parent_studio}, or through
+    # their items' collections when parent-studio collections are on.
+    whole_chain = "parent_studio" in kind.in_titles(settings) or (
+        kind.label == "studio" and bool(getattr(settings, "collections_from_parent_studios", False)))
+    scene_ids = scenes_carrying(client, kind, object_id, depth=-1 if whole_chain else 0)
     if scene_ids:
         pending.record_many(conn, scene_ids, f"{kind.label}-rename")
     # Remembered only after the scenes are recorded: a failure before this point queues again next Save.

@@ -67,6 +67,21 @@ def current_tags(item: Any, tag: str) -> list[str]:
     return [t.tag for t in (getattr(item, TAG_ATTR[tag], None) or []) if getattr(t, "tag", None)]
 
 
+def _wanted_thumbs(desired: PlexFields, tag: str, names: list[str]) -> dict[str, str]:
+    """Actor photo URLs by name (performer photos on); empty for every other tag."""
+    urls = desired.get("actorThumbs") if tag == "actor" else None
+    if not urls:
+        return {}
+    return {name: url for name, url in zip(names, urls) if url}
+
+
+def _thumbs_differ(item: Any, thumbs: dict[str, str]) -> bool:
+    if not thumbs:
+        return False
+    have = {t.tag: getattr(t, "thumb", None) for t in (getattr(item, "roles", None) or [])}
+    return any(have.get(name) != url for name, url in thumbs.items())
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 
@@ -78,7 +93,8 @@ def _locked(item: Any, name: str) -> bool:
         return False
 
 
-def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: bool = False) -> EditPlan:
+def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: bool = False,
+              art_changed: bool = False) -> EditPlan:
     """Params for one batched PUT: only differing fields (each locked); with preserve_plex_edits only
     fields empty in Plex. Equal-but-unlocked managed fields get a lock in the same request, and the
     poster lock rides along when a new cover is about to be uploaded."""
@@ -110,7 +126,8 @@ def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: 
             continue
         want_list = list(desired.get(tag) or ())
         have_list = current_tags(item, tag)
-        if sorted(set(want_list)) != sorted(set(have_list)):
+        thumbs = _wanted_thumbs(desired, tag, want_list)
+        if sorted(set(want_list)) != sorted(set(have_list)) or _thumbs_differ(item, thumbs):
             if preserve and have_list:
                 continue
             p[f"{tag}.locked"] = 1
@@ -118,6 +135,8 @@ def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: 
                 # Indexed tags replace the whole list: exactly Stash's names, removals included.
                 for i, name in enumerate(want_list):
                     p[f"{tag}[{i}].tag.tag"] = name
+                    if thumbs.get(name):  # a URL Plex fetches itself (plexapi #462: actor[i].tag.thumb)
+                        p[f"{tag}[{i}].tag.thumb"] = thumbs[name]
             else:
                 # An empty indexed list cannot be expressed; remove the current names instead.
                 p[f"{tag}[].tag.tag-"] = ",".join(quote(n) for n in have_list)
@@ -129,6 +148,9 @@ def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: 
     if poster_changed and not _locked(item, "thumb"):
         p["thumb.locked"] = 1
         plan.lock_only.append("thumb")
+    if art_changed and not _locked(item, "art"):
+        p["art.locked"] = 1
+        plan.lock_only.append("art")
     return plan
 
 
@@ -166,6 +188,12 @@ def fit_query(plan: EditPlan, limit: int = MAX_QUERY_BYTES) -> None:
 def upload_poster(item: Any, data: bytes) -> int:
     """One POST /library/metadata/{rk}/posters with the raw image bytes (Plex cannot reach Stash's URLs)."""
     item.uploadPoster(filepath=bytes(data))
+    return 1
+
+
+def upload_art(item: Any, data: bytes) -> int:
+    """One POST /library/metadata/{rk}/arts with the raw image bytes (plexapi ArtMixin.uploadArt)."""
+    item.uploadArt(filepath=bytes(data))
     return 1
 
 

@@ -65,6 +65,29 @@ CREATE TABLE IF NOT EXISTS state (
     value  TEXT NOT NULL
 );
 """),
+    (2, "issue 12: managed Plex collections and each scene's collection state", """
+CREATE TABLE IF NOT EXISTS managed_collections (
+    section_id    INTEGER NOT NULL,
+    source        TEXT NOT NULL,     -- 'studio:12', 'group:3', 'performer:7', 'tag:5', 'organized'
+    name          TEXT NOT NULL,     -- the collection's title in Plex (prefix included)
+    rating_key    INTEGER,           -- the collection's own ratingKey, once seen in Plex
+    summary       TEXT,              -- wanted summary (None: PlexSync does not manage it)
+    image_url     TEXT,              -- wanted poster source (a Stash image URL), None: none
+    applied       TEXT,              -- hash of summary + poster bytes last sent to Plex
+    ordered       INTEGER NOT NULL DEFAULT 0,  -- 1: items kept in Stash's scene_index order
+    order_hash    TEXT,              -- the order last applied
+    dirty         INTEGER NOT NULL DEFAULT 1,  -- membership, text or order may differ: check on flush
+    PRIMARY KEY (section_id, source)
+);
+CREATE TABLE IF NOT EXISTS scene_collections (
+    scene_id  INTEGER PRIMARY KEY,
+    hash      TEXT NOT NULL          -- the scene's collection state (names, text, images, indexes) last sent
+);
+-- An install that synced before: its studio/group collections were made by PlexSync's exact tag lists
+-- (no table remembered them). worker/collections.py adopts such a collection when a scene's item already
+-- carries it (a fresh install never adopts).
+INSERT OR IGNORE INTO state(key, value) SELECT 'collections_legacy', '1' WHERE EXISTS (SELECT 1 FROM sync_state);
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

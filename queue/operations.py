@@ -86,6 +86,13 @@ def all_records(conn: sqlite3.Connection) -> dict[int, SyncRecord]:
     return {int(r[0]): SyncRecord(*r) for r in rows}
 
 
+def synced_rating_keys(conn: sqlite3.Connection, section_id: int) -> dict[int, int]:
+    """Plex ratingKey -> scene id of every synced scene in a section."""
+    rows = conn.execute("SELECT rating_key, scene_id FROM sync_state WHERE section_id = ? AND rating_key IS NOT NULL",
+                        (int(section_id),))
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
 def forget_scene(conn: sqlite3.Connection, scene_id: int) -> None:
     """A deleted scene: drop its sync state, pending row and review."""
     with transaction(conn):

@@ -3,10 +3,10 @@
 Speaks enough of the PMS HTTP/XML protocol (see shared/reference/plex-api.md §1-6, §9) that the real
 ``plexapi`` client cannot tell it apart for everything PlexSync does: connect, list sections, page
 through a section, find items by part file, read details with tags and field locks, edit fields/tags
-with locks, upload posters. Faults (latency, down/up, N failures, hang) can be switched while running.
+with locks, upload posters and backgrounds, keep collections (sandbox/plex_collections.py). Faults (latency, down/up, N failures, hang) can be switched while running.
 
 Layout (one job per class):
-    LibraryStore     the state (sections, items, tag ids, file index), thread-safe
+    LibraryStore     the state (sections, items, tag ids, file index, collections), thread-safe
     XmlRenderer      state -> PMS-shaped XML text (manual rendering: fast for 100k-item listings)
     EditPlan         parsed ``PUT /library/sections/{id}/all`` parameters
     FaultController  latency / fail-next / hang switches
@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from sandbox.capture import register_secret
+from sandbox.plex_collections import COLLECTION_TYPE, Collection, CollectionStore
 
 __all__ = ["PlexSim", "LibraryStore", "XmlRenderer", "EditPlan", "FaultController", "RequestLog",
            "HttpError", "TAG_KINDS", "MOVIE_TYPE"]
@@ -159,7 +160,7 @@ class Item:
                  "tagline", "content_rating", "year", "originally_available_at", "user_rating", "_files",
                  "sizes", "genres", "countries", "collections", "labels", "directors", "writers", "producers",
                  "roles", "locked", "posters", "selected_poster", "thumb_ts", "added_at", "updated_at",
-                 "extra")
+                 "extra", "arts")
 
     def __init__(self, rating_key: int, section_key: int, title: str, files: tuple[str, ...],
                  added_at: int) -> None:
@@ -173,7 +174,7 @@ class Item:
         for name in ("title_sort", "original_title", "studio", "tagline", "content_rating", "year",
                      "originally_available_at", "user_rating", "sizes", "genres", "countries", "collections",
                      "labels", "directors", "writers", "producers", "roles", "locked", "posters",
-                     "selected_poster", "thumb_ts", "extra"):
+                     "selected_poster", "thumb_ts", "extra", "arts"):
             setattr(self, name, None)
 
     @property
@@ -348,11 +349,13 @@ class EditPlan:
     locks: dict[str, bool] = field(default_factory=dict)
     tag_sets: dict[str, dict[int, str]] = field(default_factory=dict)
     tag_removals: dict[str, list[str]] = field(default_factory=dict)
+    tag_thumbs: dict[str, dict[int, str]] = field(default_factory=dict)  # actor[i].tag.thumb (a URL)
 
     _VALUE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.value$")
     _LOCK_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.locked$")
     _TAG_SET_RE = re.compile(r"^([A-Za-z]+)\[(\d+)\]\.tag\.tag$")
     _TAG_REMOVE_RE = re.compile(r"^([A-Za-z]+)\[\]\.tag\.tag-$")
+    _TAG_THUMB_RE = re.compile(r"^([A-Za-z]+)\[(\d+)\]\.tag\.thumb$")
 
     @classmethod
     def parse(cls, pairs: list[tuple[str, str]]) -> "EditPlan":
@@ -379,6 +382,8 @@ class EditPlan:
                 # after the first decode (by parse_qsl) split on ',' then decode each name.
                 names = [unquote(part) for part in value.split(",") if part != ""]
                 plan.tag_removals.setdefault(m.group(1), []).extend(names)
+            elif m := cls._TAG_THUMB_RE.match(key):
+                plan.tag_thumbs.setdefault(m.group(1), {})[int(m.group(2))] = value
             # Everything else (X-Plex-* params, includeExternalMedia, actor[0].tag.thumb, ...) is ignored.
         return plan
 
@@ -406,6 +411,19 @@ class LibraryStore:
         self._next_rating_key = 1001
         self._next_section_key = 1
         self._last_stamp = 0
+        self.collection_kind = TAG_KINDS["collection"]
+        self.collections = CollectionStore(self)
+        self.uploads: dict[str, bytes] = {}
+        self.actor_thumbs: dict[str, str] = {}  # actor name -> photo URL (PMS keeps one per person)  # sha1 -> uploaded image bytes (tests read their dimensions)
+
+    def new_rating_key(self) -> int:
+        rk = self._next_rating_key
+        self._next_rating_key += 1
+        return rk
+
+    @staticmethod
+    def now() -> int:
+        return int(time.time())
 
     # ---- seeding -------------------------------------------------------------------------------
     def add_section(self, title: str, locations: list[str], key: int | None = None) -> int:
@@ -447,7 +465,11 @@ class LibraryStore:
             if name in _FIELDS:
                 setattr(item, _FIELDS[name][0], _seed_value(name, value))
             elif name in _TAG_BY_PLURAL:
-                item.set_tags(_TAG_BY_PLURAL[name], value or ())
+                kind = _TAG_BY_PLURAL[name]
+                before = item.tags(kind)
+                item.set_tags(kind, value or ())
+                if kind is self.collection_kind:
+                    self.collections.item_tags_changed(item, before)
             elif name == "locked":
                 item.locked = frozenset(_intern(n) for n in value) or None
             elif name == "poster_bytes":
@@ -475,6 +497,7 @@ class LibraryStore:
         with self.lock:
             item = self.items.pop(rating_key)
             self.sections[item.section_key].item_keys.remove(rating_key)
+            self.collections.remove_section_item(rating_key)
             for path in item.files:
                 current = self._file_index.get(path)
                 if current == rating_key:
@@ -569,6 +592,8 @@ class LibraryStore:
             section = self.section(section_key)
             if not plan.type:
                 raise HttpError(400, "type is required")
+            if plan.type == COLLECTION_TYPE:
+                return self.collections.apply_edit(section_key, plan.ids, plan.values, plan.locks)
             if plan.ids is None:
                 targets = [self.items[rk] for rk in section.item_keys] if plan.type == MOVIE_TYPE else []
             else:
@@ -585,6 +610,7 @@ class LibraryStore:
             return len(targets)
 
     def _apply_plan(self, item: Item, plan: EditPlan) -> None:
+        collections_before = item.tags(self.collection_kind)
         for name, value in plan.values.items():
             setattr(item, _FIELDS[name][0], value if value is not None or name != "summary" else "")
         for name, raw in plan.extra_values.items():
@@ -598,6 +624,12 @@ class LibraryStore:
             kind = TAG_KINDS.get(param)
             if kind is not None:
                 item.set_tags(kind, [indexed[i] for i in sorted(indexed)])
+        for param, thumbs in plan.tag_thumbs.items():
+            # An actor's photo is one per person in PMS's tag table: the last URL set shows on every item.
+            indexed = plan.tag_sets.get(param, {})
+            for i, url in thumbs.items():
+                if param == "actor" and i in indexed:
+                    self.actor_thumbs[_intern(indexed[i])] = url
         for param, names in plan.tag_removals.items():
             kind = TAG_KINDS.get(param)
             if kind is not None:
@@ -605,6 +637,8 @@ class LibraryStore:
                 item.set_tags(kind, [n for n in item.tags(kind) if n not in drop])
         for name, on in plan.locks.items():
             item.set_lock(name, on)
+        if item.tags(self.collection_kind) != collections_before:
+            self.collections.item_tags_changed(item, collections_before)
         item.bump()
 
     def edit_item(self, rating_key: int, respect_locks: bool = False, **fields: Any) -> None:
@@ -641,16 +675,36 @@ class LibraryStore:
         item.bump()
         item.thumb_ts = item.updated_at
 
+    def _upload_key(self, what: str, body: bytes, url: str | None) -> str:
+        if url:
+            return url
+        if not body:
+            raise HttpError(400, f"no {what} data")
+        digest = hashlib.sha1(body).hexdigest()
+        self.uploads[digest] = bytes(body)
+        return f"upload://{what}s/{digest}"
+
+    def upload_art(self, rating_key: int, body: bytes, url: str | None) -> str:
+        """POST /library/metadata/{rk}/arts: store, select and lock the background (items and collections)."""
+        with self.lock:
+            key = self._upload_key("art", body, url)
+            if rating_key in self.collections.by_key:
+                self.collections.upload(rating_key, "art", key)
+                return key
+            item = self.get(rating_key)
+            item.arts = tuple([a for a in (item.arts or ()) if a != key] + [key])  # the last one is selected
+            item.set_lock("art", True)
+            item.bump()
+            return key
+
     def upload_poster(self, rating_key: int, body: bytes, url: str | None) -> str:
         """Store an uploaded poster (raw bytes, or a URL we never fetch), select it and lock thumb."""
         with self.lock:
+            key = self._upload_key("poster", body, url)
+            if rating_key in self.collections.by_key:
+                self.collections.upload(rating_key, "poster", key)
+                return key
             item = self.get(rating_key)
-            if url:
-                key = url
-            elif body:
-                key = "upload://posters/" + hashlib.sha1(body).hexdigest()
-            else:
-                raise HttpError(400, "no poster data")
             self._add_poster(item, key)
             item.set_lock("thumb", True)
             return key
@@ -691,6 +745,8 @@ class LibraryStore:
                 "updated_at": item.updated_at,
                 "files": list(item.files),
                 "extra": dict(item.extra or {}),
+                "art": item.arts[-1] if item.arts else None,
+                "arts": list(item.arts or ()),
             })
             return snap
 
@@ -707,7 +763,7 @@ _CONTAINERS = {"mp4": "mp4", "m4v": "mp4", "mkv": "mkv", "avi": "avi", "wmv": "a
                "webm": "webm", "flv": "flv", "ts": "mpegts", "mpg": "mpeg", "mpeg": "mpeg"}
 
 
-_TRAILING_ATTRS = {"thumb", "addedAt", "updatedAt", "librarySectionID", "librarySectionKey",
+_TRAILING_ATTRS = {"thumb", "art", "addedAt", "updatedAt", "librarySectionID", "librarySectionKey",
                    "librarySectionTitle"}
 
 
@@ -809,7 +865,8 @@ class XmlRenderer:
             taken = {name for name, _ in attrs} | _TRAILING_ATTRS
             attrs += [(name, value) for name, value in item.extra.items()
                       if _NAME_RE.match(name) and name not in taken]
-        attrs += [("thumb", _thumb(item)), ("addedAt", item.added_at), ("updatedAt", item.updated_at)]
+        art = f"/library/metadata/{rk}/art/{item.arts[-1].rsplit('/', 1)[-1][:10]}" if item.arts else None
+        attrs += [("thumb", _thumb(item)), ("art", art), ("addedAt", item.added_at), ("updatedAt", item.updated_at)]
         parts = [f"<Video{_attrs(attrs)}>"]
         for index, path in enumerate(item.files):
             part_id = rk * 16 + index  # derived, never stored
@@ -827,14 +884,76 @@ class XmlRenderer:
             for name in names:
                 if detail:
                     tag_id = self.store.tag_id(kind.param, name)
+                    thumb = self.store.actor_thumbs.get(name) if kind.param == "actor" else None
+                    extra = f' thumb="{xml_attr(thumb)}"' if thumb else ""
                     parts.append(f'<{kind.element} id="{tag_id}" filter="{kind.param}={tag_id}"'
-                                 f' tag="{xml_attr(name)}"/>')
+                                 f' tag="{xml_attr(name)}"{extra}/>')
                 else:
                     parts.append(f'<{kind.element} tag="{xml_attr(name)}"/>')
         if detail:
             parts.extend(f'<Field locked="1" name="{xml_attr(name)}"/>' for name in sorted(item.lock_names()))
         parts.append("</Video>\n")
         return "".join(parts)
+
+    def collection(self, coll: Collection, detail: bool, preferences: bool = False) -> str:
+        section = self.store.sections[coll.section_key]
+        rk = coll.rating_key
+        members = self.store.collections.members(coll)
+        years = [self.store.items[m].year for m in members if self.store.items[m].year]
+        attrs: list[tuple[str, Any]] = [
+            ("ratingKey", rk), ("key", f"/library/metadata/{rk}/children"), ("guid", coll.guid),
+            ("type", "collection"), ("title", coll.title), ("titleSort", coll.title_sort),
+            ("librarySectionTitle", section.title), ("librarySectionID", section.key),
+            ("librarySectionKey", f"/library/sections/{section.key}"), ("contentRating", None),
+            ("subtype", "movie"), ("summary", coll.summary), ("index", rk), ("smart", 0),
+            ("collectionSort", coll.collection_sort) if coll.collection_sort else ("collectionSort", None),
+            ("collectionMode", coll.collection_mode) if coll.collection_mode != -1 else ("collectionMode", None),
+            ("thumb", f"/library/metadata/{rk}/thumb/{coll.thumb_ts}" if coll.thumb_ts else None),
+            ("art", f"/library/metadata/{rk}/art/{coll.art_ts}" if coll.art_ts else None),
+            ("addedAt", coll.added_at), ("updatedAt", coll.updated_at), ("childCount", len(members)),
+            ("maxYear", max(years) if years else None), ("minYear", min(years) if years else None)]
+        if not detail:
+            return f"<Directory{_attrs(attrs)}/>\n"
+        fields = "".join(f'<Field locked="1" name="{xml_attr(n)}"/>' for n in sorted(coll.locked))
+        if preferences:  # ?includePreferences=1: what plexapi's preferences() / editAdvanced() read
+            fields += (
+                '<Preferences>'
+                f'<Setting id="collectionMode" label="Collection mode" type="int" default="-1" '
+                f'value="{coll.collection_mode}" enumValues="-1:Library default|0:Hide collection|'
+                f'1:Hide items in this collection|2:Show this collection and its items"/>'
+                f'<Setting id="collectionSort" label="Collection sort" type="int" default="0" '
+                f'value="{coll.collection_sort}" enumValues="0:Release date|1:Alphabetical|2:Custom"/>'
+                '</Preferences>')
+        return f"<Directory{_attrs(attrs)}>{fields}</Directory>\n"
+
+    def collections(self, section: Section, page: list[Collection], total: int, offset: int) -> bytes:
+        attrs: list[tuple[str, Any]] = [
+            ("size", len(page)), ("totalSize", total), ("offset", offset), ("allowSync", 0),
+            ("identifier", _LIBRARY_IDENTIFIER), ("librarySectionID", section.key),
+            ("librarySectionTitle", section.title), ("librarySectionUUID", section.uuid),
+            ("mediaTagPrefix", "/system/bundle/media/flags/"), ("mediaTagVersion", _MEDIA_TAG_VERSION),
+            ("title1", section.title), ("title2", "All Collections"), ("viewGroup", "collection")]
+        return self.document(attrs, (self.collection(c, detail=False) for c in page))
+
+    def collection_metadata(self, coll: Collection, preferences: bool = False) -> bytes:
+        section = self.store.sections[coll.section_key]
+        attrs: list[tuple[str, Any]] = [
+            ("size", 1), ("allowSync", 0), ("identifier", _LIBRARY_IDENTIFIER),
+            ("librarySectionID", section.key), ("librarySectionTitle", section.title),
+            ("librarySectionUUID", section.uuid), ("mediaTagPrefix", "/system/bundle/media/flags/"),
+            ("mediaTagVersion", _MEDIA_TAG_VERSION)]
+        return self.document(attrs, [self.collection(coll, detail=True, preferences=preferences)])
+
+    def children(self, coll: Collection, page: list[int], total: int, offset: int) -> bytes:
+        section = self.store.sections[coll.section_key]
+        attrs: list[tuple[str, Any]] = [
+            ("size", len(page)), ("totalSize", total), ("offset", offset), ("allowSync", 1),
+            ("identifier", _LIBRARY_IDENTIFIER), ("key", coll.rating_key), ("librarySectionID", section.key),
+            ("librarySectionTitle", section.title), ("librarySectionUUID", section.uuid),
+            ("mediaTagPrefix", "/system/bundle/media/flags/"), ("mediaTagVersion", _MEDIA_TAG_VERSION),
+            ("title1", section.title), ("title2", coll.title), ("viewGroup", "movie")]
+        return self.document(attrs, (self.video(self.store.items[rk], detail=False, section_attrs=True)
+                                     for rk in page))
 
     def posters(self, item: Item) -> bytes:
         children = []
@@ -1019,6 +1138,12 @@ _ROUTES: list[_Route] = [
     ("DELETE", re.compile(r"^/library/metadata/(\d+)/thumb/?$"), "delete_thumb"),
     ("PUT", re.compile(r"^/library/metadata/(\d+)/refresh/?$"), "ok_item"),
     ("PUT", re.compile(r"^/:/rate/?$"), "put_rate"),
+    ("GET", re.compile(r"^/library/sections/(\d+)/collections/?$"), "get_section_collections"),
+    ("GET", re.compile(r"^/library/metadata/(\d+)/children/?$"), "get_children"),
+    ("PUT", re.compile(r"^/library/metadata/(\d+)/prefs/?$"), "put_prefs"),
+    ("PUT", re.compile(r"^/library/metadata/(\d+)/items/(\d+)/move/?$"), "put_move"),
+    ("DELETE", re.compile(r"^/library/metadata/(\d+)/?$"), "delete_metadata"),
+    ("POST", re.compile(r"^/library/metadata/(\d+)/arts/?$"), "post_art"),
 ]
 _NO_AUTH = {"get_identity"}  # PMS serves /identity without a token
 
@@ -1249,7 +1374,60 @@ class _PlexHandler(BaseHTTPRequestHandler):
             return 200, sim.renderer.listing(section, page, len(matched), start), _XML
 
     def get_section_all(self, request: _Request, section_id: str) -> tuple[int, bytes, str]:
+        if request.query.get("type") == COLLECTION_TYPE:
+            return self.get_section_collections(request, section_id)
         return self._listing(request, section_id)
+
+    def get_section_collections(self, request: _Request, section_id: str) -> tuple[int, bytes, str]:
+        sim = self.server.sim
+        start, size = request.paging()
+        with sim.store.lock:
+            section = sim.store.section(int(section_id))
+            colls = sim.store.collections.in_section(section.key)
+            title = request.query.get("title")
+            if title:
+                colls = [c for c in colls if title.casefold() in c.title.casefold()]
+            page = colls[start:] if size is None else colls[start:start + size]
+            return 200, sim.renderer.collections(section, page, len(colls), start), _XML
+
+    def get_children(self, request: _Request, rating_key: str) -> tuple[int, bytes, str]:
+        sim = self.server.sim
+        start, size = request.paging()
+        with sim.store.lock:
+            coll = sim.store.collections.get(int(rating_key))
+            members = sim.store.collections.members(coll)
+            page = members[start:] if size is None else members[start:start + size]
+            return 200, sim.renderer.children(coll, page, len(members), start), _XML
+
+    def put_prefs(self, request: _Request, rating_key: str) -> tuple[int, bytes, str]:
+        sim = self.server.sim
+        with sim.store.lock:
+            prefs = {k: v for k, v in request.pairs if not k.startswith("X-Plex-")}
+            sim.store.collections.set_prefs(int(rating_key), prefs)
+        return 200, b"", _XML
+
+    def put_move(self, request: _Request, rating_key: str, item_key: str) -> tuple[int, bytes, str]:
+        sim = self.server.sim
+        after = request.query.get("after")
+        if after is not None and not after.isdigit():
+            raise HttpError(400)
+        with sim.store.lock:
+            sim.store.collections.move(int(rating_key), int(item_key), int(after) if after else None)
+        return 200, b"", _XML
+
+    def delete_metadata(self, request: _Request, rating_key: str) -> tuple[int, bytes, str]:
+        sim = self.server.sim
+        with sim.store.lock:
+            if int(rating_key) in sim.store.collections.by_key:
+                sim.store.collections.delete(int(rating_key))
+            else:
+                sim.store.get(int(rating_key))
+                sim.store.remove_item(int(rating_key))
+        return 200, b"", _XML
+
+    def post_art(self, request: _Request, rating_key: str) -> tuple[int, bytes, str]:
+        self.server.sim.store.upload_art(int(rating_key), request.body, request.query.get("url"))
+        return 200, b"", _XML
 
     def get_library_all(self, request: _Request) -> tuple[int, bytes, str]:
         return self._listing(request, None)
@@ -1272,6 +1450,10 @@ class _PlexHandler(BaseHTTPRequestHandler):
         sim = self.server.sim
         start, size = request.paging()
         with sim.store.lock:
+            coll = sim.store.collections.by_key.get(int(keys.split(",")[0]))
+            if coll is not None:
+                return 200, sim.renderer.collection_metadata(
+                    coll, preferences=request.query.get("includePreferences") == "1"), _XML
             found = [int(k) for k in dict.fromkeys(keys.split(",")) if int(k) in sim.store.items]
             if not found:
                 raise HttpError(404)
@@ -1424,6 +1606,38 @@ class PlexSim:
 
     def item(self, rating_key: int) -> dict[str, Any]:
         return self.store.snapshot(rating_key)
+
+    def collections(self, section_key: int) -> list[dict[str, Any]]:
+        """Every collection of a section as Plex holds it (title order), with members in their order."""
+        with self.store.lock:
+            store = self.store.collections
+            return [store.snapshot(c) for c in store.in_section(section_key)]
+
+    def collection(self, section_key: int, title: str) -> dict[str, Any] | None:
+        with self.store.lock:
+            coll = self.store.collections.find(section_key, title)
+            return self.store.collections.snapshot(coll) if coll else None
+
+    def create_collection(self, section_key: int, title: str, items: list[int] = ()) -> int:
+        """A collection the user makes by hand in Plex Web."""
+        with self.store.lock:
+            rk = self.store.collections.create_empty(section_key, title)
+            for item_rk in items:
+                item = self.store.get(item_rk)
+                self.store.edit_item(item_rk, collections=[*item.tags(self.store.collection_kind), title])
+            return rk
+
+    def delete_collection(self, rating_key: int) -> None:
+        with self.store.lock:
+            self.store.collections.delete(rating_key)
+
+    def actor_photo(self, name: str) -> str | None:
+        with self.store.lock:
+            return self.store.actor_thumbs.get(name)
+
+    def uploaded(self, key: str | None) -> bytes | None:
+        """The bytes behind an 'upload://posters/<sha1>' key."""
+        return self.store.uploads.get(key.rsplit("/", 1)[-1]) if key else None
 
     def items(self) -> list[dict[str, Any]]:
         with self.store.lock:

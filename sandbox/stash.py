@@ -1311,24 +1311,40 @@ class StashSim:
         field("Studio", "child_studios", lambda s, _i: many(
             self._studios, [c["id"] for c in list(self._studios.values()) if c["parent_id"] == s["id"]]))
         field("Studio", "tags", lambda s, _i: many(self._tags, s["tag_ids"]))
-        field("Studio", "image_path", lambda s, i: f"{self._base_url(i)}/studio/{s['id']}/image")
+        field("Studio", "image_path", lambda s, i: self._image_url(i, "studio", s, "image", "image"))
         field("Studio", "scene_count", lambda s, _i, depth=None: scene_count(
             lambda sc: sc["studio_id"] in self._studio_descendants(s["id"], depth or 0)))
         field("Performer", "tags", lambda p, _i: many(self._tags, p["tag_ids"]))
-        field("Performer", "image_path", lambda p, i: f"{self._base_url(i)}/performer/{p['id']}/image")
+        field("Performer", "image_path", lambda p, i: self._image_url(i, "performer", p, "image", "image"))
         field("Performer", "scene_count", lambda p, _i: scene_count(
             lambda sc: p["id"] in sc["performer_ids"]))
         field("Tag", "parents", lambda t, _i: many(self._tags, t["parent_ids"]))
         field("Tag", "children", lambda t, _i: many(
             self._tags, [c["id"] for c in list(self._tags.values()) if t["id"] in c["parent_ids"]]))
-        field("Tag", "image_path", lambda t, i: f"{self._base_url(i)}/tag/{t['id']}/image")
+        field("Tag", "image_path", lambda t, i: self._image_url(i, "tag", t, "image", "image"))
         field("Tag", "scene_count", lambda t, _i, depth=None: scene_count(
             lambda sc: bool(set(sc["tag_ids"]) & self._tag_descendants(t["id"], depth or 0))))
         field("Group", "studio", lambda g, _i: get(self._studios, g["studio_id"]))
         field("Group", "tags", lambda g, _i: many(self._tags, g["tag_ids"]))
-        field("Group", "front_image_path", lambda g, i: f"{self._base_url(i)}/group/{g['id']}/frontimage")
+        field("Group", "front_image_path", lambda g, i: self._image_url(i, "group", g, "frontimage",
+                                                                        "front_image"))
         field("Group", "scene_count", lambda g, _i, depth=None: scene_count(
             lambda sc: g["id"] in [x for x, _ in sc["groups"]]))
+
+    def _image_url(self, info: Any, kind: str, rec: dict, route: str, slot: str) -> str:
+        """As Stash's urlbuilders build it: ?t=<updated_at unix> (changes with every edit of the object),
+        plus &default=true when the object has no image (Stash then serves its default picture)."""
+        url = f"{self._base_url(info)}/{kind}/{rec['id']}/{route}?t={rec['updated_ts']}"
+        return url if rec.get(slot) else url + "&default=true"
+
+    def object_image(self, kind: str, object_id: int, route: str) -> bytes | None:
+        """The stored image bytes behind /studio|performer|tag/{id}/image and /group/{id}/frontimage."""
+        table = {"studio": self._studios, "performer": self._performers, "tag": self._tags,
+                 "group": self._groups}[kind]
+        slot = {"image": "image", "frontimage": "front_image", "backimage": "back_image"}[route]
+        with self._lock:
+            rec = table.get(object_id)
+            return rec.get(slot) if rec else None
 
     def _build_schema(self) -> GraphQLSchema:
         schema = build_schema(SCHEMA_PATH.read_text())
@@ -1396,6 +1412,8 @@ def _serialize_time(value: Any) -> str:
 
 _SCREENSHOT_RE = re.compile(r"^/scene/(\d+)/screenshot/?$")
 _PLUGIN_ASSET_RE = re.compile(r"^/plugin/([^/]+)/assets(?:/.*)?$")
+_OBJECT_IMAGE_RE = re.compile(r"^/(studio|performer|tag|group)/(\d+)/(image|frontimage|backimage)/?$")
+_DEFAULT_IMAGE = _png(20, 20, (128, 128, 128))  # what Stash serves for ?default=true
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1509,6 +1527,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if parts.path.startswith("/plugin/"):
             self._plugin_asset(parts.path, parts.query, query)
+        m = _OBJECT_IMAGE_RE.match(parts.path)
+        if m and (m.group(1) == "group") == (m.group(3) != "image"):
+            ok, _ = self._auth(query)
+            if not ok:
+                return
+            data = self.sim.object_image(m.group(1), int(m.group(2)), m.group(3))
+            if data is None and query.get("default") == ["true"]:
+                data = _DEFAULT_IMAGE
+            if data is None:
+                self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+                return
+            self._send(200, data, image_content_type(data), {"Cache-Control": "no-cache"})
             return
         if parts.path in ("/", "/healthz"):
             self._send(200, b"ok\n", "text/plain; charset=utf-8")

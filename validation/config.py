@@ -83,6 +83,30 @@ SPECS: dict[str, Spec] = {
                                     "Also put each item in a Plex collection named after its studio."),
     "collections_from_groups": Spec("BOOLEAN", False, "Groups as collections",
                                     "Also put each item in Plex collections named after its Stash groups."),
+    "collections_from_parent_studios": Spec("BOOLEAN", False, "Parent studios as collections",
+        "Also put each item in a collection for every parent studio above its studio (the whole chain, e.g. the network and its label)."),
+    "collections_from_performers": Spec("BOOLEAN", False, "Performers as collections",
+        "Also put each item in a collection per performer who has at least the minimum number of scenes below."),
+    "collection_performer_min_scenes": Spec("NUMBER", 3, "Performer collection: minimum scenes",
+        "A performer gets a collection only with at least this many scenes in Stash, so one-off names do not make hundreds of collections. 1-100000; 0 or empty: 3.", minimum=1, maximum=100000),
+    "collections_from_tags": Spec("STRING", '', "Tags as collections",
+        "Comma-separated Stash tag names that each become a collection of the scenes carrying them. Empty: none."),
+    "collection_organized": Spec("BOOLEAN", False, "Organized collection",
+        "Also put every scene marked Organized in Stash into a collection named Organized."),
+    "collection_prefix_studio": Spec("STRING", '', "Studio collection prefix",
+        "Text before studio and parent studio collection names, e.g. 'Studio:' gives 'Studio: Blue Harbor'. Empty: no prefix."),
+    "collection_prefix_group": Spec("STRING", '', "Group collection prefix",
+        "Text before group collection names, e.g. 'Group:'. Empty: no prefix."),
+    "collection_prefix_performer": Spec("STRING", '', "Performer collection prefix",
+        "Text before performer collection names, e.g. 'Performer:'. Empty: no prefix."),
+    "collection_prefix_tag": Spec("STRING", '', "Tag collection prefix",
+        "Text before tag collection names, e.g. 'Tag:'. Empty: no prefix."),
+    "poster_mode": Spec("STRING", "", "Poster mode",
+        "How the 16:9 cover becomes Plex's 2:3 poster: as-is (the cover unchanged), crop (a 2:3 cut around the part with the most detail) or blur (the whole cover over a blurred fill). Empty: as-is."),
+    "sync_background_art": Spec("BOOLEAN", False, "Cover as background",
+        "Also upload the full 16:9 cover as the item's background art (locked), only when it changed."),
+    "performer_photos_stash_url": Spec("STRING", "", "Performer photos: Stash address for Plex",
+        "Stash's address as the Plex server reaches it, e.g. http://192.168.1.5:9999. When set, each performer's Stash image becomes the Plex actor's photo (Plex fetches it from there, so Stash must serve images without a login). Empty: no performer photos."),
     "max_retries": Spec("NUMBER", 5, "Retries",
                         "How many times a scene that keeps failing (a Plex error, a scene with no file) is "
                         "retried before it becomes a dead letter. A Plex outage is retried until Plex answers; a "
@@ -224,6 +248,18 @@ class Settings(_Frozen):
     sync_cover: bool = True
     collections_from_studio: bool = False
     collections_from_groups: bool = False
+    collections_from_parent_studios: bool = False
+    collections_from_performers: bool = False
+    collection_performer_min_scenes: int = 3
+    collections_from_tags: str = ''
+    collection_organized: bool = False
+    collection_prefix_studio: str = ''
+    collection_prefix_group: str = ''
+    collection_prefix_performer: str = ''
+    collection_prefix_tag: str = ''
+    poster_mode: str = ""
+    sync_background_art: bool = False
+    performer_photos_stash_url: str = ""
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
     catch_up_minutes: int = 60
@@ -325,19 +361,19 @@ def _as_string(key: str, value: Any, problems: list[str]) -> str:
     return value.strip()
 
 
-def parse_plex_url(value: str, problems: list[str]) -> str:
+def parse_plex_url(value: str, problems: list[str], key: str = "plex_url") -> str:
     if not value:
         return ""
     url = value.rstrip("/")
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        problems.append(f"setting plex_url = {_show('plex_url', value)} must start with http:// or https:// "
+        problems.append(f"setting {key} = {_show(key, value)} must start with http:// or https:// "
                         f"and name a host, e.g. http://192.168.1.10:32400")
         return ""
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        problems.append(f"setting plex_url = {_show('plex_url', value)} has an invalid port")
+        problems.append(f"setting {key} = {_show(key, value)} has an invalid port")
         return ""
     return url
 
@@ -383,6 +419,16 @@ def load_settings(raw: Any) -> LoadedSettings:
     if "path_map" in values:
         values["path_map"] = parse_path_map(values["path_map"], problems)
     parse_issue13_settings(values, problems)
+    if values.get("performer_photos_stash_url"):
+        values["performer_photos_stash_url"] = parse_plex_url(values["performer_photos_stash_url"], problems,
+                                                              "performer_photos_stash_url")
+    if values.get("poster_mode"):
+        mode = values["poster_mode"].lower()
+        if mode not in ("as-is", "crop", "blur"):
+            problems.append(f"setting poster_mode = {_show('poster_mode', values['poster_mode'])} is not as-is, "
+                            f"crop or blur; using as-is")
+            mode = ""
+        values["poster_mode"] = mode
     return LoadedSettings(Settings(**_as_attributes(values)), problems)
 
 

@@ -49,6 +49,9 @@ class PlexFields:
     values: Mapping[str, FieldValue] = field(default_factory=dict)
     # Part of the hash: switching preserve_plex_edits off must make the next sync write again.
     preserve_plex_edits: bool = False
+    # What else decides a re-sync beyond the field values (collection text, images and order indexes;
+    # the poster mode). Empty when those features are off, so existing hashes stay valid.
+    extras: str = ""
 
     def __contains__(self, name: object) -> bool:
         return name in self.values
@@ -148,13 +151,18 @@ def primary_file_title(scene: Mapping[str, Any]) -> str:
     return ""
 
 
-def _group_names(scene: Mapping[str, Any]) -> tuple[str, ...]:
-    groups: list[Any] = []
-    for entry in _list(scene.get("groups")) or _list(scene.get("movies")):
-        if isinstance(entry, dict):
-            inner = entry.get("group") or entry.get("movie") or entry
-            groups.append(inner)
-    return _names(groups)
+def performer_photo_urls(scene: Mapping[str, Any], names: tuple[str, ...], base: str) -> tuple[str, ...]:
+    """Each actor's Stash image as Plex can fetch it: Stash's image path (with its ?t= version) on the
+    address Plex reaches Stash at; "" for a performer without an image of their own (default=true)."""
+    by_name: dict[str, str] = {}
+    for performer in _list(scene.get("performers")):
+        if not isinstance(performer, dict):
+            continue
+        name = _clean(performer.get("name"), True).strip()
+        url = performer.get("image_path")
+        if name and isinstance(url, str) and url and "default=true" not in url and name not in by_name:
+            by_name[name] = base + "/" + url.split("://", 1)[-1].split("/", 1)[-1]
+    return tuple(by_name.get(name, "") for name in names)
 
 
 def _enabled(settings: Any, name: str) -> bool:
@@ -202,6 +210,9 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any, stash_scene_url
 
     if _enabled(settings, "performers"):
         values["actor"] = _names(scene.get("performers"))
+        photo_base = str(getattr(settings, "performer_photos_stash_url", "") or "").rstrip("/")
+        if photo_base:
+            values["actorThumbs"] = performer_photo_urls(scene, values["actor"], photo_base)
 
     if _enabled(settings, "tags"):
         destination = getattr(settings, "tag_destination", "genres") or "genres"
@@ -209,12 +220,13 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any, stash_scene_url
             if destination in wanted:
                 values[tag_field] = _names(scene.get("tags"))
 
-    from_studio = bool(getattr(settings, "collections_from_studio", False))
-    from_groups = bool(getattr(settings, "collections_from_groups", False))
-    if from_studio or from_groups:
-        names = ((studio_name,) if from_studio and studio_name else ()) + (
-            _group_names(scene) if from_groups else ())
-        values["collection"] = tuple(dict.fromkeys(names))
+    from validation import collections  # noqa: PLC0415 - it builds on this module's text helpers
+    extras = ""
+    if collections.enabled(settings):
+        # The names of the collections PlexSync manages for this scene; the worker keeps hand-made ones.
+        wanted = collections.wanted_collections(scene, settings)
+        values["collection"] = tuple(w.name for w in wanted)
+        extras = collections.collections_hash(wanted)
 
     if _enabled(settings, "rating"):
         rating = scene.get("rating100")
@@ -226,7 +238,12 @@ def desired_plex_fields(scene: Mapping[str, Any], settings: Any, stash_scene_url
             except (TypeError, ValueError):
                 pass  # not a number: leave Plex's rating alone
 
-    return PlexFields(values, bool(getattr(settings, "preserve_plex_edits", False)))
+    from plex.artwork import DEFAULT_POSTER_MODE, poster_mode  # noqa: PLC0415 - pure; Pillow only on render
+    art = bool(getattr(settings, "sync_background_art", False))
+    if art or (_enabled(settings, "cover") and poster_mode(settings) != DEFAULT_POSTER_MODE):
+        # A new poster mode or the background option must make the next Sync all re-send the images once.
+        extras += f"|poster:{poster_mode(settings)}|art:{int(art)}"
+    return PlexFields(values, bool(getattr(settings, "preserve_plex_edits", False)), extras)
 
 
 STASH_FOOTER_PREFIX = "Stash: "
@@ -261,7 +278,9 @@ def titles(scene: Mapping[str, Any], settings: Any) -> dict[str, FieldValue]:
 def content_hash(fields: PlexFields) -> str:
     """Stable hash of what would be written; tag lists sorted (order never causes a write)."""
     body = {k: (sorted(v) if isinstance(v, tuple) else v) for k, v in fields.values.items()}
-    payload = {"v": _HASH_VERSION, "preserve": fields.preserve_plex_edits, "fields": body}
+    payload: dict[str, Any] = {"v": _HASH_VERSION, "preserve": fields.preserve_plex_edits, "fields": body}
+    if fields.extras:
+        payload["extras"] = fields.extras
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # the hook path avoids importing typing (bench/hook_latency.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterable
+    from typing import Any, Iterable
 
 
 def parse_names(value: str) -> tuple[str, ...]:

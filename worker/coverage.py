@@ -28,7 +28,7 @@ from validation.metadata import desired_plex_fields, primary_file_title, scene_s
 from worker.coverage_page import ASSET_URL_PATH, write_page
 from worker.jobs import queued_scene_rows
 from worker.reconcile import iter_scene_pages
-from worker.stash_reader import SCENE_FRAGMENT
+from worker.stash_reader import scene_fragment
 
 # (key, label, what it means), in the order a scene is tested for them.
 STATES: tuple[tuple[str, str, str], ...] = (
@@ -229,7 +229,7 @@ def coverage_report(runtime: Any, settings: Settings, client: StashClient, invoc
     def progress(done: int, total: int) -> None:
         log.progress(done / total if total else 1.0)
 
-    scenes = iter_scene_pages(client, " ".join(SCENE_FRAGMENT.split()), on_page=progress)
+    scenes = iter_scene_pages(client, scene_fragment(settings), on_page=progress)
     from worker.scene_view import SceneView  # noqa: PLC0415
     scene_view = SceneView(settings, client.execute, client.url)  # "synced" as the worker decides it
     report = build_report(scenes, settings, view, plex, scene_view=scene_view)

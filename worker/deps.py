@@ -25,6 +25,7 @@ REQUIRED: dict[str, str] = {
     "plexapi": "plexapi:PlexAPI==4.18.3",
     "persistqueue": "persistqueue:persist-queue==1.1.0",
     "stashapi": "stashapi:stashapp-tools==0.2.59",
+    "PIL": "PIL:Pillow==11.0.0",  # poster modes crop / blur (plex/artwork.py)
 }
 
 

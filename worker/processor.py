@@ -21,7 +21,8 @@ from plex.client import ErrorKind, classify_error, safe_error_text
 from plex.matcher import Confidence
 from plex.paths import normalise_path
 from plex.review import format_review_line
-from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_poster
+from plex.artwork import image_state, poster_bytes
+from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_art, upload_poster
 from queue import dead_letters, reviews
 from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
@@ -33,11 +34,12 @@ from worker.circuit import CircuitBreaker
 from worker.inflight import InFlight, lanes_for
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
+from worker.collections import CollectionSync
 from worker.read_ahead import BATCH_SIZE, ReadAhead
 from worker.recreated import fetch_matched_item
 from worker.scene_view import SceneView
 from worker.stash_gql import stash_call
-from worker.stash_reader import bytes_hash, fetch_cover
+from worker.stash_reader import fetch_cover, scene_fragment
 
 
 # Test-only crash points (tests/reliability/test_crash_matrix.py): with PLEXSYNC_FAULT_POINT=<point> and
@@ -103,7 +105,7 @@ class SyncWorker(threading.Thread):
         self._local = threading.local()      # one queue-database connection per thread (worker, lanes)
         self._conns: list[Any] = []
         self._shared = threading.RLock()     # Plex session, path index and circuit breaker: one at a time
-        self._ahead = ReadAhead()
+        self._ahead = ReadAhead(scene_fragment(config))  # the fields the collection sources need, too
         self._inflight = InFlight(lanes_for(getattr(config, "parallel_edits", 0)))
         self._breaker: CircuitBreaker | None = None
         self._deferred: list[_Deferred] = []
@@ -118,6 +120,8 @@ class SyncWorker(threading.Thread):
         self._stash_failures = 0
         self.crashed: BaseException | None = None
         self._scene_view: SceneView | None = None
+        self._collections: CollectionSync | None = None
+        self._flushed_while_idle = False
 
     # ----- thread control (called from the drain's main thread) -----
     def stop(self) -> None:
@@ -156,10 +160,12 @@ class SyncWorker(threading.Thread):
             while not self._stop_event.is_set():
                 jobs = self._next_due_batch()
                 if not jobs:
+                    self._flush_collections()
                     self.idle.set()
                     self._stop_event.wait(0.1)
                     continue
                 self.idle.clear()
+                self._flushed_while_idle = False
                 self._inflight.claim(jobs)
                 try:
                     self._read_ahead(jobs)
@@ -330,7 +336,8 @@ class SyncWorker(threading.Thread):
             if scene is not None:
                 self._view().prepare(scene)
             cover = None
-            if scene is not None and self.settings.sync_cover and not self._view().out_of_scope(scene):
+            if scene is not None and (self.settings.sync_cover or self.settings.sync_background_art) \
+                    and not self._view().out_of_scope(scene):
                 cover = fetch_cover(self.stash, scene, (self.settings.connect_timeout, self.settings.read_timeout))
         except Exception as exc:  # noqa: BLE001 - stashapi raises bare Exception for GraphQL errors
             error = f"Stash: {log.redact(str(exc))[:300]}"
@@ -432,7 +439,7 @@ class SyncWorker(threading.Thread):
             self.queue.ack(job)
             return Outcome.SKIPPED
         desired = self._view().desired(scene)
-        poster_hash = bytes_hash(cover) if settings.sync_cover else None
+        poster_hash = image_state(cover, settings) if settings.sync_cover or settings.sync_background_art else None
         state_hash = scene_state_hash(scene, desired, poster_hash)
         record = get_record(self._conn, scene_id)
         force = bool(job.data.get("force"))
@@ -472,22 +479,36 @@ class SyncWorker(threading.Thread):
                                f"{result.stash_path}", retry.NO_MATCH, dead_after=self.max_retries)
         result, item = found
         chosen = result.item or chosen
-        poster_changed = bool(settings.sync_cover and cover and (
+        membership = None
+        with self._shared:  # one lane at a time plans against the managed collections
+            if "collection" in desired or self._collection_sync().manages_any():
+                # exact managed membership, hand-made collections kept, renames first
+                membership = self._collection_sync().plan(session.plex, item, int(item.librarySectionID), scene,
+                                                          settings.dry_run)
+                desired = CollectionSync.apply_to(desired, membership)
+        images_changed = bool(cover and (
             record is None or record.poster_hash != poster_hash or record.rating_key != result.rating_key or force))
+        poster_changed = settings.sync_cover and images_changed
+        art_changed = settings.sync_background_art and images_changed
         if poster_changed and settings.preserve_plex_edits and getattr(item, "thumb", None):
             poster_changed = False  # preserve_plex_edits fills only what is empty: Plex already has a poster
-        plan = plan_edit(item, desired, settings, poster_changed=poster_changed)
+        plan = plan_edit(item, desired, settings, poster_changed=poster_changed, art_changed=art_changed)
         if settings.dry_run:
             log.info(f"dry run: scene {scene_id} -> Plex {result.rating_key}: {describe_plan(plan)}"
-                     f"{'; poster would be uploaded' if poster_changed else ''}")
+                     f"{'; poster would be uploaded' if poster_changed else ''}"
+                     f"{'; background would be uploaded' if art_changed else ''}")
             self.queue.ack(job)
             return Outcome.SKIPPED
         _fault("before_edit")
         apply_edit(item, plan)
         _fault("after_edit")
         if poster_changed:
-            upload_poster(item, cover)
+            upload_poster(item, poster_bytes(cover, settings, scene_id))
+        if art_changed:
+            upload_art(item, cover)
         with self._shared:
+            if membership is not None:
+                self._collection_sync().record(scene_id, membership)
             self._breaker.record_success()
         section_id = plan.section_id or (chosen.section_id if chosen else None)
         link = None
@@ -499,7 +520,7 @@ class SyncWorker(threading.Thread):
         self._finish(job, scene, result.rating_key, section_id, state_hash,
                      poster_hash if cover else (record.poster_hash if record else None), read_at)
         log.info(f"scene {scene_id} synced to Plex item {result.rating_key}: {describe_plan(plan)}"
-                 f"{'; poster uploaded' if poster_changed else ''}")
+                 f"{'; poster uploaded' if poster_changed else ''}{'; background uploaded' if art_changed else ''}")
         if link:
             self._add_link(scene_id, link)
         return Outcome.SYNCED
@@ -512,6 +533,31 @@ class SyncWorker(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - the sync itself succeeded; the next sync tries again
             log.warning(f"scene {scene_id}: could not add the Plex link to the scene's URLs in Stash "
                         f"({log.redact(str(exc))[:200]}); it is tried again on the scene's next sync")
+    def _collection_sync(self) -> CollectionSync:
+        """Shared by the lanes and used only under self._shared, so it keeps one connection of its own."""
+        with self._shared:
+            if self._collections is None:
+                conn = connect(self.data_dir)
+                with self._lock:
+                    self._conns.append(conn)  # closed with the lanes' connections when the worker ends
+                self._collections = CollectionSync(conn, self.settings, self.stash)
+            return self._collections
+
+    def _flush_collections(self) -> None:
+        """Once per idle spell: bring touched collections' text, poster, order and emptiness in line."""
+        if self._flushed_while_idle or self._conn is None:
+            return
+        self._flushed_while_idle = True
+        sync = self._collection_sync()
+        if not sync.has_work():
+            return
+        try:
+            session = self._plex_session()
+            with self._shared:
+                sync.flush(session.plex, self.settings.dry_run)
+        except Exception as exc:  # noqa: BLE001 - the rows stay marked; the next idle spell or drain retries
+            log.warning(f"collections: {safe_error_text(exc, self.settings.plex_token)}; "
+                        f"kept for the next run")
 
     def _holds_scene_file(self, item: Any, result: Any) -> bool:
         """The fetched item's part files include one of the scene's (mapped) files."""

@@ -26,13 +26,15 @@ PLEX_KEYS_PER_REQUEST = 100  # plexapi's container size: more keys would page in
 # `scene_ids: [Int!]`: every Stash release has it (newer ones add `ids: [ID!]` and mark this deprecated,
 # still served; stashapp/stash graphql/schema/schema.graphql).
 SCENES_QUERY = ("query PlexSyncScenes($ids: [Int!]) { findScenes(scene_ids: $ids, filter: {per_page: -1}) "
-                "{ scenes { %s } } }" % " ".join(SCENE_FRAGMENT.split()))
+                "{ scenes { %s } } }")
 
 
-def read_scenes(stash: Any, scene_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The scenes of `scene_ids` that exist, by id, in one query. Raises StashReadError when Stash
-    answers with an error (never mistaken for deleted scenes: a resolver error nulls the whole list)."""
-    response = stash.s.post(stash.url, json={"query": SCENES_QUERY,
+def read_scenes(stash: Any, scene_ids: list[int], fragment: str | None = None) -> dict[int, dict[str, Any]]:
+    """The scenes of `scene_ids` that exist, by id, in one query (`fragment`: the fields to read, the
+    worker's SCENE_FRAGMENT by default). Raises StashReadError when Stash answers with an error (never
+    mistaken for deleted scenes: a resolver error nulls the whole list)."""
+    query = SCENES_QUERY % (fragment or " ".join(SCENE_FRAGMENT.split()))
+    response = stash.s.post(stash.url, json={"query": query,
                                              "variables": {"ids": [int(i) for i in scene_ids]}})
     if response.status_code != 200:
         raise StashReadError(f"HTTP {response.status_code} reading {len(scene_ids)} scenes")
@@ -53,7 +55,8 @@ def read_scenes(stash: Any, scene_ids: list[int]) -> dict[int, dict[str, Any]]:
 class ReadAhead:
     """What was read for the current batch, handed out once per job. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, fragment: str | None = None) -> None:
+        self.fragment = fragment  # the scene fields the worker reads (stash_reader.scene_fragment)
         self._lock = threading.Lock()
         self._scenes: dict[int, tuple[dict[str, Any] | None, float]] = {}
         self._matches: dict[int, Any] = {}
@@ -74,7 +77,7 @@ class ReadAhead:
             return
         read_at = time.time()  # before the request: an update after this moment is not in what we read
         try:
-            found = read_scenes(stash, ids)
+            found = read_scenes(stash, ids, self.fragment)
         except Exception as exc:  # noqa: BLE001 - stashapi/requests raise many kinds; each job retries alone
             log.debug(f"reading {len(ids)} scenes in one query failed ({log.redact(str(exc))[:200]}); "
                       f"reading them one by one")
@@ -96,7 +99,7 @@ class ReadAhead:
         if held is not None:
             return held
         read_at = time.time()
-        return read_scene(stash, scene_id), read_at
+        return read_scene(stash, scene_id, self.fragment), read_at
 
     # --- Plex ---
     def prefetch(self, session: Any, scenes: list[tuple[int, dict[str, Any], int | None]],

@@ -304,11 +304,11 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
         # the worker would decide (these pull in stashapi/plexapi, which a task may load).
         from validation.metadata import scene_state_hash  # noqa: PLC0415
         from worker.scene_view import SceneView  # noqa: PLC0415
-        from worker.stash_reader import SCENE_FRAGMENT  # noqa: PLC0415
+        from worker.stash_reader import scene_fragment  # noqa: PLC0415
         view = SceneView(settings, client.execute, client.url)
 
         queued_now = already_queued(conn)
-        fragment = " ".join(SCENE_FRAGMENT.split())
+        fragment = scene_fragment(settings)
         page: list[dict[str, Any]] = []
 
         def unchanged(scene: dict[str, Any], record: SyncRecord, updated: datetime | None) -> bool:
@@ -316,7 +316,7 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
                 return True  # nothing to send: the worker would skip it (its Plex item is left as it is)
             if newer_than_sync(updated, record, False):
                 return False
-            poster = record.poster_hash if settings.sync_cover else None
+            poster = record.poster_hash if settings.sync_cover or settings.sync_background_art else None
             return scene_state_hash(scene, view.desired(scene), poster) == record.content_hash
 
         def flush() -> None:

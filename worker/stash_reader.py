@@ -26,6 +26,32 @@ paths { screenshot }
 """
 
 
+def _parents(depth: int) -> str:
+    inner = "id name details image_path"
+    for _ in range(depth):
+        inner = f"id name details image_path parent_studio {{ {inner} }}"
+    return inner
+
+
+def scene_fragment(settings: Any) -> str:
+    """SCENE_FRAGMENT plus what the enabled collection sources need (studio text and image, the parent
+    chain, group synopsis and front image, performer scene counts); nothing extra when they are off, so
+    Stash is not asked to count every performer's scenes for nothing."""
+    from validation.collections import PARENT_DEPTH  # noqa: PLC0415
+    parts = [SCENE_FRAGMENT]
+    if getattr(settings, "collections_from_parent_studios", False):
+        parts.append(f"studio {{ {_parents(PARENT_DEPTH)} }}")
+    elif getattr(settings, "collections_from_studio", False):
+        parts.append("studio { id details image_path }")
+    if getattr(settings, "collections_from_groups", False):
+        parts.append("groups { group { id synopsis front_image_path } }")
+    if getattr(settings, "collections_from_performers", False):
+        parts.append("performers { id scene_count }")
+    if getattr(settings, "performer_photos_stash_url", ""):
+        parts.append("performers { id image_path }")
+    return " ".join(" ".join(parts).split())
+
+
 class TimedStashInterface(StashInterface):
     """StashInterface whose HTTP session applies (connect, read) timeouts to every request."""
 
@@ -85,14 +111,15 @@ class StashReadError(RuntimeError):
 SCENE_QUERY = "query PlexSyncScene($id: ID!) { findScene(id: $id) { %s } }" % " ".join(SCENE_FRAGMENT.split())
 
 
-def read_scene(stash: StashInterface, scene_id: int) -> dict[str, Any] | None:
+def read_scene(stash: StashInterface, scene_id: int, fragment: str | None = None) -> dict[str, Any] | None:
     """The scene as Stash holds it now (never the hook's snapshot); None only when Stash says it is gone.
 
     Sent on stashapi's session (its URL, cookie, API key and our timeouts) but checked here: stashapi's
     call_GQL returns `data` even when `errors` came with it, and a resolver error nulls findScene, which
     would look exactly like a deleted scene.
     """
-    response = stash.s.post(stash.url, json={"query": SCENE_QUERY, "variables": {"id": str(scene_id)}})
+    query = SCENE_QUERY if fragment is None else "query PlexSyncScene($id: ID!) { findScene(id: $id) { %s } }" % fragment
+    response = stash.s.post(stash.url, json={"query": query, "variables": {"id": str(scene_id)}})
     if response.status_code != 200:
         raise StashReadError(f"HTTP {response.status_code} reading scene {scene_id}")
     try:
@@ -113,6 +140,18 @@ def fetch_cover(stash: StashInterface, scene: dict[str, Any], timeout: tuple[flo
     if not url:
         return None
     # Stash builds the URL from the request's Host header; fetch it from the address we use.
+    path = url.split("://", 1)[-1].split("/", 1)[-1]
+    base = stash.url.rsplit("/graphql", 1)[0]
+    response = stash.s.get(f"{base}/{path}", timeout=timeout)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.content or None
+
+
+def fetch_image(stash: StashInterface, url: str, timeout: tuple[float, float]) -> bytes | None:
+    """A Stash image (studio, group front, performer) by its URL, fetched from the address we use with
+    stashapi's session (cookie / API key): Plex cannot reach Stash, so PlexSync uploads the bytes."""
     path = url.split("://", 1)[-1].split("/", 1)[-1]
     base = stash.url.rsplit("/graphql", 1)[0]
     response = stash.s.get(f"{base}/{path}", timeout=timeout)

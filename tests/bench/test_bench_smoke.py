@@ -54,3 +54,19 @@ def test_coverage_bench_times_the_task():
     assert result["marked"] == 29 and len(result["walls"]) == 1  # the seed leaves one scene without a Plex item
     assert "29 synced" in result["line"]
     assert "python -m bench.coverage" in coverage.section(result)
+
+
+def test_collections_bench_measures_collection_requests_and_an_unchanged_rerun():
+    from bench import collections as coll_bench
+    results = coll_bench.measure(runs=1, scenes=20, plex_items=60, latency_ms=0)
+    base, first, again = results[0]
+    assert base.collection_requests == 0 and first.collections > 0 and first.collection_requests > 0
+    assert again.plex_requests == 0
+    assert "python -m bench.collections" in coll_bench.section(results, 20, 60, 0)
+
+
+def test_artwork_bench_compares_crops_and_times_each_mode():
+    from bench import artwork
+    result = artwork.measure(frames=3)
+    assert set(result["kept"]) == {"centre", "subject"} and len(result["times"]["blur"]) == 3
+    assert "python -m bench.artwork" in artwork.section(result)

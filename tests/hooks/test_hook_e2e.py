@@ -7,7 +7,7 @@ import subprocess
 import sqlite3
 import sys
 
-from tests.conftest import connection, plugin_lines, wait_for
+from tests.conftest import connection, wait_for
 
 
 def pending_ids(sb) -> set[int]:

@@ -417,6 +417,29 @@ def test_screenshot_bytes_and_cover_upload(world: World) -> None:
     assert requests.get(world.stash.url + "/scene/999/screenshot", timeout=TIMEOUT).status_code == 404
 
 
+def test_studio_group_performer_images_served_as_stash_builds_their_urls(world: World) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"studio-logo" * 5
+    data_url = "data:image/png;base64," + base64.b64encode(png).decode()
+    world.stash.advance_clock(2)
+    world.stash.gql("mutation($i: StudioUpdateInput!) { studioUpdate(input: $i) { id } }",
+                    {"i": {"id": str(world.label), "image": data_url}})
+    world.stash.gql("mutation($i: GroupUpdateInput!) { groupUpdate(input: $i) { id } }",
+                    {"i": {"id": str(world.group), "front_image": data_url}})
+    data = world.stash.gql("query { findStudio(id: %d) { image_path } findGroup(id: %d) { front_image_path } "
+                           "findPerformer(id: %d) { image_path } }" % (world.label, world.group, world.alice))
+    studio, group = data["data"]["findStudio"]["image_path"], data["data"]["findGroup"]["front_image_path"]
+    performer = data["data"]["findPerformer"]["image_path"]
+    assert "/studio/%d/image?t=" % world.label in studio and "default=true" not in studio
+    assert "/group/%d/frontimage?t=" % world.group in group and "default=true" not in group
+    assert performer.endswith("&default=true")  # no image of its own: Stash serves its default picture
+    for url in (studio, group):
+        resp = requests.get(url, timeout=TIMEOUT)
+        assert resp.status_code == 200 and resp.content == png and resp.headers["Content-Type"] == "image/png"
+    assert requests.get(performer, timeout=TIMEOUT).status_code == 200
+    bare = performer.split("?")[0]
+    assert requests.get(bare, timeout=TIMEOUT).status_code == 404
+
+
 # ------------------------------------------------------------------------------ auth
 
 def test_auth_requires_cookie_or_api_key() -> None:

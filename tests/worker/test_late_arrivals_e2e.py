@@ -11,7 +11,7 @@ import threading
 import time
 
 from tests.conftest import wait_for
-from tests.worker.helpers import configure, count, plugin_lines, plugin_texts, run_task, update_scene
+from tests.worker.helpers import count, plugin_lines, plugin_texts, update_scene
 
 TIMING = "PLEXSYNC_LATE_TIMING"
 
