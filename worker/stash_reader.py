@@ -137,21 +137,13 @@ def read_scene(stash: StashInterface, scene_id: int, fragment: str | None = None
 def fetch_cover(stash: StashInterface, scene: dict[str, Any], timeout: tuple[float, float]) -> bytes | None:
     """The scene's cover bytes (Plex cannot reach Stash's URLs, so we upload the bytes)."""
     url = (scene.get("paths") or {}).get("screenshot")
-    if not url:
-        return None
-    # Stash builds the URL from the request's Host header; fetch it from the address we use.
-    path = url.split("://", 1)[-1].split("/", 1)[-1]
-    base = stash.url.rsplit("/graphql", 1)[0]
-    response = stash.s.get(f"{base}/{path}", timeout=timeout)
-    if response.status_code == 404:
-        return None
-    response.raise_for_status()
-    return response.content or None
+    return fetch_image(stash, url, timeout) if url else None
 
 
 def fetch_image(stash: StashInterface, url: str, timeout: tuple[float, float]) -> bytes | None:
-    """A Stash image (studio, group front, performer) by its URL, fetched from the address we use with
-    stashapi's session (cookie / API key): Plex cannot reach Stash, so PlexSync uploads the bytes."""
+    """A Stash image (cover, studio, group front, performer) by its URL, fetched from the address we use
+    with stashapi's session (cookie / API key): Stash builds image URLs from the request's Host header, and
+    Plex cannot reach Stash, so PlexSync uploads the bytes."""
     path = url.split("://", 1)[-1].split("/", 1)[-1]
     base = stash.url.rsplit("/graphql", 1)[0]
     response = stash.s.get(f"{base}/{path}", timeout=timeout)
