@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 CACHE_KEY = "hook_settings"
 CACHE_SECONDS = 3.0
 # Attributes of validation.config.Settings a scene hook reads (names as on Settings).
-# The scope gates' switches decide which input fields a save must touch (worker/scope.gate_input_fields).
-FLAGS = ("enabled", "plex_configured", "verify_stash_tls", "debug_logging", "only_organized", "only_with_stash_id")
+# The scope gates' and the Organized collection's switches decide which input fields a save must touch.
+FLAGS = ("enabled", "plex_configured", "verify_stash_tls", "debug_logging", "only_organized", "only_with_stash_id",
+         "collection_organized")
 
 
 class HookSettings:

@@ -977,6 +977,7 @@ class FaultController:
         self._latency_s = 0.0
         self._fail_remaining = 0
         self._fail_status = 500
+        self._fail_method: str | None = None
         self._released = threading.Event()  # set while NOT hanging
         self._released.set()
         self.stopped = threading.Event()
@@ -989,14 +990,18 @@ class FaultController:
     def latency_ms(self) -> float:
         return self._latency_s * 1000.0
 
-    def fail_next(self, n: int, status: int = 500) -> None:
+    def fail_next(self, n: int, status: int = 500, method: str | None = None) -> None:
+        """The next n requests (only those with this HTTP method, when given) get `status`."""
         HTTPStatus(status)  # plexapi crashes on codes requests does not know: refuse them here
         with self._lock:
             self._fail_remaining = max(0, n)
             self._fail_status = status
+            self._fail_method = method.upper() if method else None
 
-    def take_failure(self) -> int | None:
+    def take_failure(self, method: str = "") -> int | None:
         with self._lock:
+            if self._fail_method is not None and method.upper() != self._fail_method:
+                return None
             if self._fail_remaining <= 0:
                 return None
             self._fail_remaining -= 1
@@ -1269,7 +1274,7 @@ class _PlexHandler(BaseHTTPRequestHandler):
             if faults.stopped.is_set() or self.server.closing:
                 self.close_connection = True
                 return
-            status = faults.take_failure()
+            status = faults.take_failure(request.method)
             if status is not None:
                 entry["status"] = status
                 self._send(status, _html_error(status), "text/html")
@@ -1666,8 +1671,8 @@ class PlexSim:
     def set_latency(self, ms: float) -> None:
         self.faults.set_latency(ms)
 
-    def fail_next(self, n: int, status: int = 500) -> None:
-        self.faults.fail_next(n, status)
+    def fail_next(self, n: int, status: int = 500, method: str | None = None) -> None:
+        self.faults.fail_next(n, status, method)
 
     def set_hang(self, on: bool) -> None:
         self.faults.set_hang(on)

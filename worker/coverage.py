@@ -120,7 +120,7 @@ def classify(scene: dict[str, Any], settings: Settings, view: QueueView,
         row.state = "pending"
     elif record is not None and record.rating_key:
         wanted = scene_view.desired(scene) if scene_view is not None else desired_plex_fields(scene, settings)
-        poster = record.poster_hash if settings.sync_cover else None
+        poster = record.poster_hash if settings.sync_cover or settings.sync_background_art else None
         if scene_state_hash(scene, wanted, poster) == record.content_hash:
             row.state, desired = "synced", wanted
         else:
@@ -156,7 +156,9 @@ def check_drift(plex: Any, settings: Settings, batch: list[tuple[Row, Any]]) -> 
                 row.drift = "item no longer in Plex"
                 continue
             item._autoReload = False  # the metadata endpoint returned every tag and lock already
-            changes = plan_edit(item, desired, settings).changes
+            # Collections are not compared: the worker keeps hand-made ones beside its managed ones, which
+            # the Rebuild collections task checks.
+            changes = [name for name in plan_edit(item, desired, settings).changes if name != "collection"]
             if changes:
                 row.drift = ", ".join(sorted(changes))
     return requests

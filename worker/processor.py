@@ -240,7 +240,9 @@ class SyncWorker(threading.Thread):
                     desired = view.desired(scene)
                 except Exception:  # noqa: BLE001 - Stash could not say (tag parents): the job reads it again
                     continue
-                if scene_state_hash(scene, desired, record.poster_hash) == record.content_hash:
+                poster = record.poster_hash if self.settings.sync_cover or self.settings.sync_background_art \
+                    else None  # as _sync_scene hashes it
+                if scene_state_hash(scene, desired, poster) == record.content_hash:
                     continue
             changed.append((job.scene_id, scene, record.rating_key if record else None))
         return changed
@@ -459,6 +461,10 @@ class SyncWorker(threading.Thread):
             return self._retry(job, "no-match", f"no Plex item has the file {result.stash_path or '(no file)'} "
                                f"({result.reason or 'not in the path index'})", retry.NO_MATCH,
                                dead_after=self.max_retries)
+        if job.data.get("kind") == late_arrivals.KIND:
+            # Found after waiting for Plex: the looks were not failures, so a later error gets every retry.
+            job.data.update(attempt=0, kind=None)
+            job.data.pop("first_missed_at", None)
         chosen = result.item
         if result.confidence is Confidence.LOW:
             line = format_review_line(scene_id, result.stash_path, result.candidates, chosen,
@@ -479,6 +485,7 @@ class SyncWorker(threading.Thread):
                                f"{result.stash_path}", retry.NO_MATCH, dead_after=self.max_retries)
         result, item = found
         chosen = result.item or chosen
+        hashed_desired = desired  # what state_hash was made of; apply_to below adds hand-made collections
         membership = None
         with self._shared:  # one lane at a time plans against the managed collections
             if "collection" in desired or self._collection_sync().manages_any():
@@ -516,7 +523,8 @@ class SyncWorker(threading.Thread):
             link = stash_link.planned_link(scene, str(getattr(session.plex, "machineIdentifier", "") or ""),
                                            result.rating_key)
         if link:  # the state is recorded as it will be once the link is in: its hook run then finds no change
-            state_hash = scene_state_hash(dict(scene, urls=stash_link.urls_after(scene, link)), desired, poster_hash)
+            state_hash = scene_state_hash(dict(scene, urls=stash_link.urls_after(scene, link)), hashed_desired,
+                                          poster_hash)
         self._finish(job, scene, result.rating_key, section_id, state_hash,
                      poster_hash if cover else (record.poster_hash if record else None), read_at)
         log.info(f"scene {scene_id} synced to Plex item {result.rating_key}: {describe_plan(plan)}"

@@ -15,9 +15,13 @@ from validation.tag_filter import folded
 
 
 def gate_input_fields(settings: Any) -> frozenset[str]:
-    """SceneUpdateInput keys that can move a scene into or out of the scope (none without settings)."""
+    """SceneUpdateInput keys beyond the synced fields whose change matters under these settings: the scope
+    gates' fields, and `organized` for the "Organized" collection. Without settings, all of them (recording
+    an update we cannot judge loses nothing)."""
+    if settings is None:
+        return frozenset({"organized", "stash_ids"})
     fields: set[str] = set()
-    if getattr(settings, "only_organized", False):
+    if getattr(settings, "only_organized", False) or getattr(settings, "collection_organized", False):
         fields.add("organized")
     if getattr(settings, "only_with_stash_id", False):
         fields.add("stash_ids")

@@ -254,3 +254,18 @@ def test_an_install_that_synced_before_adopts_the_studio_collections_it_made(san
         assert now["Northwind Pictures"]["rating_key"] == old and set(now["Northwind Pictures"]["items"]) == carrying
     else:
         assert "Northwind Pictures" not in now  # adopted, then emptied: removed like any managed one
+
+
+def test_a_save_that_only_marks_a_scene_organized_puts_it_in_the_organized_collection(sandbox):
+    sb = sandbox
+    configure(sb, collection_organized=True)
+    scene = three_scenes(sb)[0]
+    update_scene(sb, scene, organized=False, title="Not organized yet")
+    assert sb.host.wait_idle(120)
+    assert "Organized" not in sb.plex.item(rk(sb, scene))["collections"]
+    update_scene(sb, scene, organized=True)  # the hook's input holds only `organized`
+    assert sb.host.wait_idle(120)
+    assert "Organized" in sb.plex.item(rk(sb, scene))["collections"]
+    update_scene(sb, scene, organized=False)
+    assert sb.host.wait_idle(120)
+    assert "Organized" not in sb.plex.item(rk(sb, scene))["collections"]

@@ -166,3 +166,21 @@ def test_plex_recreated_item_gets_the_edit_and_the_old_key_is_untouched(sandbox)
     assert sb.plex.item(newer)["title"] == "After the second re-add"
     assert sb.plex.item(other) == before
     assert count(sb, "dead_letters") == 0
+
+
+def test_a_scene_found_after_many_looks_still_gets_every_retry_for_a_later_error(sandbox, monkeypatch):
+    from tests.worker.helpers import run_task
+    sb = sandbox
+    monkeypatch.setenv(TIMING, "0.2,0.4,600")  # many quick looks while the file is missing
+    sid, plex_path = late_scene(sb, "patient")
+    warm_up(sb)
+    update_scene(sb, sid, title="Found at last")
+    wait_for(lambda: any(f"scene {sid}: no Plex item has the file" in w and "retry 8 in" in w
+                         for w in plugin_lines(sb, "warning")), timeout=60)
+    sb.plex.fail_next(1, 400, method="PUT")  # the first edit after the file appears is refused once
+    rk = plex_add(sb, plex_path)
+    wait_for(lambda: any(f"scene {sid}: Plex error" in w for w in plugin_lines(sb, "warning")), timeout=60)
+    assert count(sb, "dead_letters") == 0  # the looks were not failures: retry 1 of max_retries
+    assert sb.host.wait_idle(60)
+    run_task(sb, "Process queue")  # a press makes the waiting retry due at once
+    assert sb.plex.item(rk)["title"] == "Found at last"
