@@ -86,7 +86,10 @@ def test_an_unexpected_error_in_one_job_does_not_block_the_others(sandbox, tmp_p
         worker.release_deferred()
     assert worker.crashed is None and worker.counts[Outcome.RETRYING] == 1
     assert worker.counts[Outcome.SYNCED] == 2
-    assert sb.plex.item(sb.world.scene_rating_keys[3][0])["title"] == sb.stash.scene(3)["title"]
+    # Several scenes are in flight at once, so which job met the broken factory varies: the other two synced.
+    synced = [sid for sid in (1, 2, 3)
+              if sb.plex.item(sb.world.scene_rating_keys[sid][0])["title"] == sb.stash.scene(sid)["title"]]
+    assert len(synced) == 2, synced
     jobs.close()
 
 
