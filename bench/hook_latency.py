@@ -4,7 +4,8 @@ Each process is started as Stash starts it (`python <plugin>/PlexSync.py`, one J
 PYTHONPATH = the plugins folder, Stash's folder as cwd) against a running sandbox Stash, and timed from
 spawn to exit. Kinds, interleaved round by round so drift hits all of them alike:
 - bare: `python -c pass`, the interpreter's own start-up, measured in the same run;
-- filtered: an update whose inputFields hold only `organized` (no synced field);
+- filtered: an update whose inputFields hold only `gallery_ids` (linking a gallery: a field PlexSync never
+  needs; `organized` is not one any more, since a scope gate or the Organized collection may use it);
 - recorded: an update of a synced field for a scene not pending yet, while a drain holds the lease
   (the usual path during an edit session: the hook records the scene and sees the drain running);
 - recorded, drain queued: the same while Stash's job queue is busy (as during a scan), so the hook
@@ -99,7 +100,7 @@ def _expect(result: dict, *texts: str) -> None:
 
 
 KINDS = ("filtered", "recorded", "recorded_queued")
-LABELS = {"bare": "bare `python -c pass`", "filtered": "filtered update (inputFields: organized)",
+LABELS = {"bare": "bare `python -c pass`", "filtered": "filtered update (inputFields: gallery_ids)",
           "recorded": "recorded update (drain running)",
           "recorded_queued": "recorded update (drain queued behind a scan)"}
 
@@ -152,7 +153,7 @@ def measure(runs: int = 30, warmup: int = 3, before: str | None = None,
                         t.add("bare", wall, cpu)
                 for name, runner in runners.items():
                     lease.renew(conns[name], owner, ttl=60)
-                    f_wall, f_cpu, res_f = runner.time_hook(runner.payload(1, {"organized": True}))
+                    f_wall, f_cpu, res_f = runner.time_hook(runner.payload(1, {"gallery_ids": ["1"]}))
                     r_wall, r_cpu, res_r = runner.time_hook(runner.payload(next(scene_ids[name]),
                                                                            {"title": f"Bench {i}"}))
                     _expect(res_f, "update filtered: nothing to sync", "0 scene(s) recorded")

@@ -49,8 +49,19 @@ def test_disabled_plugin_records_nothing(queue_db):
 
 def test_irrelevant_update_is_filtered(queue_db):
     data_dir, conn = queue_db
-    assert not on_scene_update(1, update(fields=["id", "organized"]), PendingSet(conn), data_dir=data_dir)
+    assert not on_scene_update(1, update(fields=["id", "organized"]), PendingSet(conn), data_dir=data_dir,
+                               settings=Settings())
+    assert not on_scene_update(1, update(fields=["id", "play_count"]), PendingSet(conn), data_dir=data_dir)
     assert pending.count(conn) == 0
+
+
+def test_organized_matters_to_a_gate_the_organized_collection_and_unreadable_settings(queue_db):
+    data_dir, conn = queue_db
+    for scene_id, settings in enumerate((Settings(only_organized=True), Settings(collection_organized=True),
+                                         None), 1):
+        assert on_scene_update(scene_id, update(fields=["id", "organized"]), PendingSet(conn), data_dir=data_dir,
+                               settings=settings)
+    assert pending.count(conn) == 3
 
 
 def test_update_older_than_last_sync_is_filtered(queue_db):
