@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable
 
 from stash import log
+from worker.stash_gql import stash_call
 from worker.stash_reader import SCENE_FRAGMENT, StashReadError, read_scene
 
 BATCH_SIZE = 50           # jobs handed to the in-flight pool at once (and scenes per findScenes)
@@ -34,21 +35,13 @@ def read_scenes(stash: Any, scene_ids: list[int], fragment: str | None = None) -
     worker's SCENE_FRAGMENT by default). Raises StashReadError when Stash answers with an error (never
     mistaken for deleted scenes: a resolver error nulls the whole list)."""
     query = SCENES_QUERY % (fragment or " ".join(SCENE_FRAGMENT.split()))
-    response = stash.s.post(stash.url, json={"query": query,
-                                             "variables": {"ids": [int(i) for i in scene_ids]}})
-    if response.status_code != 200:
-        raise StashReadError(f"HTTP {response.status_code} reading {len(scene_ids)} scenes")
     try:
-        payload = response.json()
-    except ValueError:
-        raise StashReadError("Stash did not answer with JSON reading scenes") from None
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    data = (payload.get("data") or {}) if isinstance(payload, dict) else {}
+        data = stash_call(stash, query, {"ids": [int(i) for i in scene_ids]})
+    except StashReadError as exc:
+        raise StashReadError(f"reading {len(scene_ids)} scenes: {exc}") from None
     found = (data.get("findScenes") or {}).get("scenes") if isinstance(data, dict) else None
-    if errors or not isinstance(found, list):
-        first = errors[0].get("message") if isinstance(errors, list) and errors and isinstance(errors[0], dict) \
-            else errors
-        raise StashReadError(f"GraphQL error reading scenes: {str(first)[:300]}")
+    if not isinstance(found, list):
+        raise StashReadError(f"reading {len(scene_ids)} scenes: Stash sent no scene list")
     return {int(s["id"]): s for s in found if isinstance(s, dict) and str(s.get("id", "")).isdigit()}
 
 
