@@ -6,7 +6,6 @@ import hashlib
 import json
 import threading
 import urllib.request
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -16,18 +15,9 @@ from plexapi.server import PlexServer
 
 from sandbox.plex import PlexSim, xml_attr
 
-TOKEN = "test-token-123"
+from tests.sandbox.conftest import TOKEN  # the `sim` fixture is there too
+
 TIMEOUT = 10  # every plexapi request in these tests is bounded by this
-
-
-@pytest.fixture
-def sim() -> Iterator[PlexSim]:
-    plex_sim = PlexSim(token=TOKEN, friendly_name="Test PMS")
-    plex_sim.start()
-    try:
-        yield plex_sim
-    finally:
-        plex_sim.stop()
 
 
 @pytest.fixture

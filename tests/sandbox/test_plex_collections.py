@@ -2,7 +2,6 @@
 request PlexSync sends for collections is one of these (plex/collections.py)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 from plexapi.collection import Collection
@@ -10,17 +9,7 @@ from plexapi.server import PlexServer
 
 from sandbox.plex import PlexSim
 
-TOKEN = "test-token-123"
-
-
-@pytest.fixture
-def sim() -> Iterator[PlexSim]:
-    plex_sim = PlexSim(token=TOKEN)
-    plex_sim.start()
-    try:
-        yield plex_sim
-    finally:
-        plex_sim.stop()
+from tests.sandbox.conftest import TOKEN  # the `sim` fixture is there too
 
 
 @pytest.fixture
