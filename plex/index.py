@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from plex.index_delta import FULL_REBUILD_INTERVAL, look_again
+from plex.index_delta import FULL_REBUILD_INTERVAL, PlexStamps, look_again, record_stamps
 from plex.paths import basename_key, normalise_path
 from plex.pin import item_url
 
@@ -69,10 +69,11 @@ class _Tx:
             self.conn.rollback()
 
 
-def iter_section_parts(plex: Any, section_id: int, page_size: int = PAGE_SIZE, filters: str = ""
-                       ) -> Iterator[tuple[int, str]]:
+def iter_section_parts(plex: Any, section_id: int, page_size: int = PAGE_SIZE, filters: str = "",
+                       stamps: PlexStamps | None = None) -> Iterator[tuple[int, str]]:
     """(ratingKey, part file) for every movie in a section (or those matching `filters`, already
-    url-encoded, e.g. "addedAt%3E%3E=1700000000"), one raw XML page at a time."""
+    url-encoded, e.g. "addedAt%3E%3E=1700000000"), one raw XML page at a time; `stamps` takes in the
+    newest addedAt/updatedAt listed (Plex's clock, for the next filtered look)."""
     start = 0
     while True:
         root = plex.query(f"/library/sections/{section_id}/all?type=1{'&' + filters if filters else ''}",
@@ -84,6 +85,8 @@ def iter_section_parts(plex: Any, section_id: int, page_size: int = PAGE_SIZE, f
         for video in root:
             rk = video.attrib.get("ratingKey")
             count += 1
+            if stamps is not None:
+                stamps.see(video.attrib)
             if not rk or not rk.isdigit():
                 continue
             for part in video.iterfind("Media/Part"):
@@ -131,13 +134,14 @@ class PathIndex:
             c.execute("DELETE FROM path_index_staging WHERE section_id = ?", (sid,))
         items: set[int] = set()
         batch: list[tuple[str, str, int, int, str]] = []
+        stamps = PlexStamps()
 
         def flush() -> None:
             with _Tx(self.conn) as c:
                 c.executemany("INSERT INTO path_index_staging VALUES (?, ?, ?, ?, ?)", batch)
             batch.clear()
 
-        for rk, path in iter_section_parts(self.plex, sid):
+        for rk, path in iter_section_parts(self.plex, sid, stamps=stamps):
             items.add(rk)
             batch.append((normalise_path(path), basename_key(path), sid, rk, path))
             if len(batch) >= PAGE_SIZE:
@@ -151,6 +155,7 @@ class PathIndex:
             c.execute("DELETE FROM path_index_staging WHERE section_id = ?", (sid,))
             c.execute("INSERT OR REPLACE INTO path_index_meta (section_id, built_at, item_count) "
                       "VALUES (?, ?, ?)", (sid, self.clock(), len(items)))
+            record_stamps(c, sid, stamps)
         self.builds += 1
         return len(items)
 
@@ -192,6 +197,27 @@ class PathIndex:
         with _Tx(self.conn) as c:
             c.execute("DELETE FROM path_index WHERE rating_key = ?", (int(rating_key),))
             c.executemany("INSERT OR IGNORE INTO path_index VALUES (?, ?, ?, ?, ?)", rows)
+
+    def merge_items(self, section_id: int, items: dict[int, list[str]]) -> int:
+        """replace_item for many items in one transaction, skipping those the index already holds exactly
+        (a look lists every item PlexSync itself just edited); returns how many changed."""
+        sid = int(section_id)
+        keys = [int(rk) for rk in items]
+        held: dict[int, set[tuple[int, str]]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            for rk, row_sid, path in self.conn.execute(
+                    "SELECT rating_key, section_id, plex_path FROM path_index WHERE rating_key IN "
+                    f"({','.join('?' * len(chunk))})", chunk):
+                held.setdefault(int(rk), set()).add((int(row_sid), path))
+        changed = [rk for rk in keys if held.get(rk) != {(sid, p) for p in items[rk]}]
+        if changed:
+            with _Tx(self.conn) as c:
+                for rk in changed:
+                    c.execute("DELETE FROM path_index WHERE rating_key = ?", (rk,))
+                    c.executemany("INSERT OR IGNORE INTO path_index VALUES (?, ?, ?, ?, ?)",
+                                  [(normalise_path(p), basename_key(p), sid, rk, p) for p in items[rk]])
+        return len(changed)
 
     # ---- lookups --------------------------------------------------------------------------
     def _section_filter(self, section_ids: Iterable[int] | None) -> list[int]:

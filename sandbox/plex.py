@@ -1601,6 +1601,16 @@ class PlexSim:
                 item.added_at -= int(seconds)
                 item.updated_at -= int(seconds)
 
+    def spread_added_dates(self, spacing: int = 600, newest_age: int = 3600) -> None:
+        """Give every item its own addedAt/updatedAt, in ratingKey order, `spacing` seconds apart, the
+        newest `newest_age` seconds ago: a library Plex filled over months, not in this second."""
+        with self.store.lock:
+            keys = sorted(self.store.items)
+            newest = int(time.time()) - int(newest_age)
+            for i, rk in enumerate(keys):
+                item = self.store.items[rk]
+                item.added_at = item.updated_at = newest - (len(keys) - 1 - i) * int(spacing)
+
     def add_item_again(self, rating_key: int, **fields: Any) -> int:
         """Plex deletes the item and re-adds its file under a new ratingKey (returned)."""
         return self.store.add_item_again(rating_key, **fields)

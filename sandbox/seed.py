@@ -173,4 +173,5 @@ def seed_world(stash: "StashSim", plex: "PlexSim", scenes: int = 20, plex_items:
         title = path.rsplit("/", 1)[1].rsplit(".", 1)[0]
         world.plex_only.append(plex.add_item(world.sections[section], title, [path],
                                              year=2000 + j % 20, summary="Only in Plex."))
+    plex.spread_added_dates()  # a real library was scanned over months: date filters see only new items
     return world

@@ -83,11 +83,8 @@ def test_failed_build_keeps_previous_index(sim, world):
 
 
 def test_full_rebuild_on_miss_at_most_once_per_interval_filtered_looks_between(sim, world, conn):
-    sim.backdate(86_400)  # a library Plex scanned yesterday: a look since "now" finds nothing new
-    try:
-        _full_rebuild_schedule(sim, world, conn)
-    finally:
-        sim.backdate(-86_400)
+    sim.spread_added_dates()  # a library Plex filled over months: a look since "now" finds nothing new
+    _full_rebuild_schedule(sim, world, conn)
 
 
 def _full_rebuild_schedule(sim, world, conn):
@@ -111,6 +108,96 @@ def _full_rebuild_schedule(sim, world, conn):
     now[0] = start + 301
     assert idx.look_again_on_miss() is False
     assert sim.request_count() == 0
+
+def _look_queries(sim, section_id):
+    return [r["query"] for r in sim.requests if r["path"] == f"/library/sections/{section_id}/all"]
+
+
+@pytest.fixture()
+def fresh(sim, world):
+    """A section of its own (the module's world is shared), three items, filled over months."""
+    name = f"Looks{len(sim.requests)}{time.monotonic_ns()}"
+    key = sim.add_section(name, [f"/media/{name}"])
+    keys = [sim.add_item(key, f"old{i}", [f"/media/{name}/old{i}.mp4"]) for i in range(3)]
+    sim.spread_added_dates()
+    plex = client.connect(make_settings(sim))  # plexapi caches a server's sections: a new connection
+    return {"key": key, "name": name, "items": keys, "plex": plex, "sections": client.movie_sections(plex, [name])}
+
+
+def _index(world, fresh, conn, now):
+    return PathIndex(conn, fresh["plex"], fresh["sections"], (), clock=lambda: now[0])
+
+
+def _find(idx, path):
+    return [c.rating_key for c in idx.lookup(normalise_path(path))]
+
+
+def test_looks_start_from_plex_newest_dates_so_our_own_edits_are_listed_once(sim, world, fresh, conn):
+    """The look's window is on Plex's clock: after a build, a look asks only for what Plex added or
+    changed after the newest dates the build saw; items PlexSync edits are listed by the next look, and
+    the look after that starts after them (a window on our own clock, with its skew margin, listed
+    every item edited in the last minutes at every look)."""
+    now = [time.time()]
+    idx = _index(world, fresh, conn, now)
+    idx.rebuild()
+    newest = max(sim.item(rk)["updated_at"] for rk in fresh["items"])
+    sim.reset_requests()
+    now[0] += 60
+    assert idx.look_again_on_miss() is False  # nothing new in Plex: nothing merged
+    (query,) = _look_queries(sim, fresh["key"])
+    assert query["updatedAt>>"] == str(newest - 1)  # Plex's newest stamp, not our clock minus minutes
+    added = [sim.add_item(fresh["key"], f"new{i}", [f"/media/{fresh['name']}/new{i}.mp4"]) for i in range(3)]
+    for rk in fresh["items"]:
+        sim.edit_item(rk, title="edited by PlexSync")
+    edited_at = max(sim.item(rk)["updated_at"] for rk in fresh["items"] + added)
+    now[0] += 60
+    assert idx.look_again_on_miss() is True  # the three new files are merged; the edited ones were held
+    assert _find(idx, f"/media/{fresh['name']}/new1.mp4") == [added[1]]
+    assert idx.merge_items(fresh["key"], {}) == 0
+    sim.reset_requests()
+    now[0] += 60
+    assert idx.look_again_on_miss() is False
+    (query,) = _look_queries(sim, fresh["key"])
+    assert query["updatedAt>>"] == str(edited_at - 1)  # starts after the edits the last look listed
+
+
+def test_an_item_plex_stamped_before_the_newest_seen_is_still_found(sim, world, fresh, conn):
+    """A scan may commit an item after a later one was listed: addedAt keeps its margin."""
+    now = [time.time()]
+    idx = _index(world, fresh, conn, now)
+    idx.rebuild()
+    base = f"/media/{fresh['name']}"
+    sim.add_item(fresh["key"], "first", [f"{base}/first.mp4"], added_at=int(now[0]) - 50)
+    now[0] += 20
+    assert idx.look_again_on_miss() is True
+    late = sim.add_item(fresh["key"], "late", [f"{base}/late.mp4"], added_at=int(now[0]) - 100)
+    now[0] += 20
+    assert idx.look_again_on_miss() is True
+    assert _find(idx, f"{base}/late.mp4") == [late]
+
+
+def test_our_clock_ahead_of_plex_still_finds_new_items(sim, world, fresh, conn):
+    """This machine's clock an hour ahead of Plex's: the addedAt window starts after Plex's newest."""
+    now = [time.time() + 3600]
+    idx = _index(world, fresh, conn, now)
+    idx.rebuild()
+    now[0] += 60
+    added = sim.add_item(fresh["key"], "new", [f"/media/{fresh['name']}/new.mp4"])
+    assert idx.look_again_on_miss() is True
+    assert _find(idx, f"/media/{fresh['name']}/new.mp4") == [added]
+
+
+def test_merge_skips_items_the_index_already_holds(world, fresh, conn):
+    idx = _index(world, fresh, conn, [time.time()])
+    idx.rebuild()
+    first, second, _ = fresh["items"]
+    base = f"/media/{fresh['name']}"
+    same = {first: [f"{base}/old0.mp4"]}
+    assert idx.merge_items(fresh["key"], same) == 0
+    assert idx.merge_items(fresh["key"], {**same, second: [f"{base}/moved.mp4"]}) == 1
+    assert _find(idx, f"{base}/moved.mp4") == [second]
+    assert _find(idx, f"{base}/old1.mp4") == []
+
 
 def test_unknown_sections_reported(sim, world):
     got = client.movie_sections(world["plex"], ["big", "Nope"])
