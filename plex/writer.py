@@ -49,22 +49,31 @@ def fetch_item(plex: Any, rating_key: int) -> Any:
     return item
 
 
+def read_field(item: Any, name: str) -> Any:
+    """`getattr(item, name, None)`, without plexapi's reload check on an item fetched whole (auto-reload
+    off): for every empty attribute plexapi first parses two URLs to ask whether the object is complete,
+    which was a seventh of a drain's CPU. Any other object is read the usual way."""
+    if getattr(item, "__dict__", {}).get("_autoReload", True) is False:
+        try:
+            return object.__getattribute__(item, name)
+        except AttributeError:
+            return None
+    return getattr(item, name, None)
+
+
 def _current_scalar(item: Any, name: str) -> Any:
+    value = read_field(item, name)
     if name == "originallyAvailableAt":
-        value = getattr(item, "originallyAvailableAt", None)
         return value.strftime("%Y-%m-%d") if isinstance(value, (_dt.date, _dt.datetime)) else ""
-    if name == "year":
-        value = getattr(item, "year", None)
-        return int(value) if isinstance(value, (int, float)) and value == value else None
-    if name == "userRating":
-        value = getattr(item, "userRating", None)
-        return round(float(value), 1) if isinstance(value, (int, float)) and value == value else None
-    value = getattr(item, name, None)
+    if name in ("year", "userRating"):
+        if not isinstance(value, (int, float)) or value != value:
+            return None
+        return int(value) if name == "year" else round(float(value), 1)
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
 def current_tags(item: Any, tag: str) -> list[str]:
-    return [t.tag for t in (getattr(item, TAG_ATTR[tag], None) or []) if getattr(t, "tag", None)]
+    return [t.tag for t in (read_field(item, TAG_ATTR[tag]) or []) if getattr(t, "tag", None)]
 
 
 def _wanted_thumbs(desired: PlexFields, tag: str, names: list[str]) -> dict[str, str]:
@@ -78,7 +87,7 @@ def _wanted_thumbs(desired: PlexFields, tag: str, names: list[str]) -> dict[str,
 def _thumbs_differ(item: Any, thumbs: dict[str, str]) -> bool:
     if not thumbs:
         return False
-    have = {t.tag: getattr(t, "thumb", None) for t in (getattr(item, "roles", None) or [])}
+    have = {t.tag: getattr(t, "thumb", None) for t in (read_field(item, "roles") or [])}
     return any(have.get(name) != url for name, url in thumbs.items())
 
 
@@ -87,10 +96,9 @@ def _is_empty(value: Any) -> bool:
 
 
 def _locked(item: Any, name: str) -> bool:
-    try:
-        return bool(item.isLocked(name))
-    except Exception:  # noqa: BLE001 - an item without <Field> elements simply has no locks
-        return False
+    """plexapi's isLocked, read through read_field (an item without <Field> elements has no locks)."""
+    return any(getattr(f, "name", None) == name and getattr(f, "locked", False)
+               for f in (read_field(item, "fields") or ()))
 
 
 def plan_edit(item: Any, desired: PlexFields, settings: Any, *, poster_changed: bool = False,
