@@ -121,7 +121,7 @@ def section(results: list[tuple[Phase, Phase]], scenes: int, plex_items: int, la
         f"latency per Plex request; {len(results)} runs, each on a fresh seeded sandbox; figures are "
         "median (min-max). Wall time runs from pressing \"Sync all\" until Stash's job queue is idle (the "
         "Sync all task plus every Process queue run it caused, including self re-queues after a time slice "
-        "and the drain's 2 s linger). Plex requests are all requests Plex received, path-index pages included.  ",
+        "and the drain's 1 s linger). Plex requests are all requests Plex received, path-index pages included.  ",
         f"Reproduce: `{COMMAND} --runs {len(results)}` (or `python -m bench` for everything)  ",
         f"Machine: {machine()}",
         "",

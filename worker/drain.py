@@ -27,7 +27,8 @@ from worker.stash_reader import connect_stash
 LEASE_TTL = 30.0
 HEARTBEAT = 5.0
 TICK = 0.1
-LINGER = 2.0            # wait this long with nothing to do before exiting (a bulk edit may still be firing)
+LINGER = 1.0            # wait this long with nothing to do before exiting: a bulk edit may still be firing
+                        # (its hooks run in series, ~25 ms apart; a later one starts a new run anyway)
 WAIT_FOR_RETRY = 20.0   # a retry due this soon is waited for; later ones (a missing Plex item's first
                         # retry is 30 s or more away) are left for the next run
 FEED_BATCH = 500
@@ -116,7 +117,7 @@ class Drain:
                             self.conn, self.client, self.settings):
                         self._requeue_self()
                     return self._finish("another job queued in Stash; re-queued behind it")
-            if now >= slice_end and (remaining or self.worker.deferred_count()):
+            if now >= slice_end and (remaining or self.worker.deferred_count() or self.worker.held_count()):
                 self._stop_worker()
                 self._requeue_self()
                 return self._finish("time slice used; re-queued")

@@ -5,7 +5,8 @@ few scenes at once keep Plex busy without more than a few requests outstanding. 
 single-threaded guarantees:
 - jobs of one scene run in one lane, in queue order, one after the other: two edits of a scene never
   overlap or overtake each other, and the later one (which reads Stash later) wins;
-- a batch ends before the next one starts, so the same holds across batches;
+- a batch ends before the next one starts, so the same holds across batches (the worker takes and reads
+  the next batch while one runs, but never hands out what it read for a scene of the running batch);
 - every job is checked against the stop conditions before it starts: when the drain's slice ends, or
   an outage or a failing Stash ends the drain, the jobs not started are handed back to the queue
   untouched (persist-queue nack), so at most `lanes` requests meet a dead server;
@@ -14,7 +15,8 @@ single-threaded guarantees:
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
 DEFAULT_LANES = 4   # the parallel_edits default (its 0 or empty)
@@ -38,6 +40,17 @@ def group_by_scene(jobs: list[Any]) -> list[list[Any]]:
     return list(lanes.values())
 
 
+class Batch:
+    """A started batch: its jobs and the futures of its lanes."""
+    __slots__ = ("jobs", "futures")
+
+    def __init__(self, jobs: list[Any], futures: list[Future]) -> None:
+        self.jobs, self.futures = jobs, futures
+
+    def scene_ids(self) -> set[int]:
+        return {job.scene_id for job in self.jobs}
+
+
 class InFlight:
     """Runs a batch's per-scene lanes on `lanes` threads and keeps the set of scenes being worked on."""
 
@@ -45,36 +58,51 @@ class InFlight:
         self.lanes = max(1, int(lanes))
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._busy: set[int] = set()
+        self._busy: Counter[int] = Counter()  # a scene may be in the running batch and the next one
 
     def busy(self, scene_id: int) -> bool:
-        """True while a job of this scene is in the running batch (its state may already be read)."""
+        """True while a job of this scene is claimed (taken for the running or the next batch)."""
         with self._lock:
-            return scene_id in self._busy
+            return self._busy[scene_id] > 0
 
     def claim(self, jobs: list[Any]) -> None:
         """Mark the batch's scenes busy; called before their state is read, so the drain keeps any newer
         update of them pending until the batch is done (instead of trusting a read already made)."""
         with self._lock:
-            self._busy = {job.scene_id for job in jobs}
+            self._busy.update({job.scene_id for job in jobs})
+
+    def start(self, jobs: list[Any], run_one: Callable[[Any], None], give_back: Callable[[Any], None],
+              should_stop: Callable[[], bool]) -> Batch:
+        """Start the claimed batch on the pool and return at once; `finish` waits for it."""
+        lanes = group_by_scene(jobs)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="PlexSync-lane")
+        if self.lanes == 1 or len(lanes) == 1:
+            futures = [self._pool.submit(self._run_lanes, lanes, run_one, give_back, should_stop)]
+        else:
+            futures = [self._pool.submit(self._run_lane, lane, run_one, give_back, should_stop) for lane in lanes]
+        return Batch(jobs, futures)
+
+    def finish(self, batch: Batch) -> None:
+        """Wait for every lane; the batch's scenes stop being busy. A lane's unexpected exception is
+        raised here (it ends the worker as it would have before)."""
+        try:
+            wait(batch.futures)
+            for future in batch.futures:
+                future.result()
+        finally:
+            self.release(batch.jobs)
 
     def run_batch(self, jobs: list[Any], run_one: Callable[[Any], None], give_back: Callable[[Any], None],
                   should_stop: Callable[[], bool]) -> None:
-        """Run the claimed batch; its scenes stop being busy when every lane is done."""
-        lanes = group_by_scene(jobs)
-        try:
-            if self.lanes == 1 or len(lanes) == 1:
-                for lane in lanes:
-                    self._run_lane(lane, run_one, give_back, should_stop)
-                return
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="PlexSync-lane")
-            futures = [self._pool.submit(self._run_lane, lane, run_one, give_back, should_stop) for lane in lanes]
-            wait(futures)
-            for future in futures:
-                future.result()  # a lane's unexpected exception ends the worker as it would have before
-        finally:
-            self.release()
+        """Run the claimed batch to its end."""
+        self.finish(self.start(jobs, run_one, give_back, should_stop))
+
+    @classmethod
+    def _run_lanes(cls, lanes: list[list[Any]], run_one: Callable[[Any], None], give_back: Callable[[Any], None],
+                   should_stop: Callable[[], bool]) -> None:
+        for lane in lanes:
+            cls._run_lane(lane, run_one, give_back, should_stop)
 
     @staticmethod
     def _run_lane(lane: list[Any], run_one: Callable[[Any], None], give_back: Callable[[Any], None],
@@ -86,9 +114,11 @@ class InFlight:
                 return
             run_one(job)
 
-    def release(self) -> None:
+    def release(self, jobs: list[Any]) -> None:
+        """The jobs' scenes are no longer claimed by them."""
         with self._lock:
-            self._busy = set()
+            self._busy.subtract({job.scene_id for job in jobs})
+            self._busy = +self._busy  # drop zero counts
 
     def close(self) -> None:
         if self._pool is not None:

@@ -22,7 +22,7 @@ from plex.matcher import Confidence
 from plex.paths import normalise_path
 from plex.review import format_review_line
 from plex.artwork import image_state, poster_bytes
-from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, upload_art, upload_poster
+from plex.writer import apply_edit, describe_plan, fetch_item, plan_edit, read_field, upload_art, upload_poster
 from queue import dead_letters, reviews
 from queue.database import connect, transaction
 from queue.operations import get_record, save_sync_timestamp
@@ -31,7 +31,7 @@ from validation.config import Settings
 from validation.metadata import scene_state_hash
 from worker import late_arrivals, retry, stash_link
 from worker.circuit import CircuitBreaker
-from worker.inflight import InFlight, lanes_for
+from worker.inflight import Batch, InFlight, lanes_for
 from worker.jobs import JobQueue, QueuedJob
 from worker.plex_session import PlexSession, PlexSetupError
 from worker.collections import CollectionSync
@@ -105,7 +105,8 @@ class SyncWorker(threading.Thread):
         self._local = threading.local()      # one queue-database connection per thread (worker, lanes)
         self._conns: list[Any] = []
         self._shared = threading.RLock()     # Plex session, path index and circuit breaker: one at a time
-        self._ahead = ReadAhead(scene_fragment(config))  # the fields the collection sources need, too
+        self._ahead = ReadAhead(scene_fragment(config))  # the running batch's reads (the fields the
+        self._next_ahead = ReadAhead(scene_fragment(config))  # collection sources need, too); the next's
         self._inflight = InFlight(lanes_for(getattr(config, "parallel_edits", 0)))
         self._breaker: CircuitBreaker | None = None
         self._deferred: list[_Deferred] = []
@@ -122,6 +123,7 @@ class SyncWorker(threading.Thread):
         self._scene_view: SceneView | None = None
         self._collections: CollectionSync | None = None
         self._flushed_while_idle = False
+        self._held = 0  # see held_count
 
     # ----- thread control (called from the drain's main thread) -----
     def stop(self) -> None:
@@ -146,6 +148,12 @@ class SyncWorker(threading.Thread):
     def processed(self) -> int:
         return sum(self.counts.values())
 
+    def held_count(self) -> int:
+        """Jobs taken from the queue for the running or the next batch and not finished yet: the drain
+        counts them as work left when its time slice ends (they are no longer "waiting" in the queue)."""
+        with self._lock:
+            return self._held
+
     def deferred_count(self) -> int:
         with self._lock:
             return len(self._deferred)
@@ -155,39 +163,73 @@ class SyncWorker(threading.Thread):
             return self._deferred[0].not_before if self._deferred else None
 
     def run(self) -> None:
+        """Batch after batch: while one runs on the lanes, the next is taken from the queue and read
+        ahead (its Stash read and Plex item fetch overlap the running edits instead of waiting for
+        them); it starts when the running one has finished."""
         self._breaker = CircuitBreaker.load(connect(self.data_dir))  # its own connection: lanes share it
+        running: Batch | None = None
+        taken: list[QueuedJob] = []  # taken from the queue and read ahead, not started yet
         try:
-            while not self._stop_event.is_set():
-                jobs = self._next_due_batch()
-                if not jobs:
+            while running is not None or not self._stop_event.is_set():
+                taken = [] if self._should_stop() else self._next_due_batch()
+                if taken:
+                    with self._lock:
+                        self._held += len(taken)
+                    self._inflight.claim(taken)
+                    self._read_ahead(taken, busy=running.scene_ids() if running is not None else set())
+                if running is not None:
+                    batch, running = running, None
+                    self._inflight.finish(batch)
+                    # persist-queue finds the next job by scanning from the first row: acked rows left
+                    # in front made every take cost more (quadratic over a long drain).
+                    self.queue.prune_acked()
+                if self._stop_after is not None:
+                    raise self._stop_after
+                if not taken:
+                    if self._stop_event.is_set():
+                        break
                     self._flush_collections()
                     self.idle.set()
                     self._stop_event.wait(0.1)
                     continue
                 self.idle.clear()
                 self._flushed_while_idle = False
-                self._inflight.claim(jobs)
-                try:
-                    self._read_ahead(jobs)
-                except BaseException:
-                    self._inflight.release()
-                    raise
-                self._inflight.run_batch(jobs, self._run_lane_job, self.queue.nack, self._should_stop)
-                if self._stop_after is not None:
-                    raise self._stop_after
+                self._ahead, self._next_ahead = self._next_ahead, self._ahead
+                running = self._inflight.start(taken, self._run_lane_job, self._give_back_job, self._should_stop)
+                taken = []
         except StopDrain as exc:
             self.stopped_for = exc
         except BaseException as exc:  # noqa: BLE001 - reported by the drain as one line
             self.crashed = exc
         finally:
+            self._give_back(running, taken)
             self._inflight.close()
             self._ahead.clear()
+            self._next_ahead.clear()
             with self._lock:
                 conns, self._conns = self._conns, []
             for conn in conns:
                 conn.close()
             self._breaker.conn.close()
             self.idle.set()
+
+    def _give_back(self, running: Batch | None, taken: list[QueuedJob]) -> None:
+        """On the way out: let the running batch end (its lanes give back what they did not start) and
+        hand the jobs taken for the next batch back to the queue untouched."""
+        if running is not None:
+            try:
+                self._inflight.finish(running)
+            except BaseException as exc:  # noqa: BLE001 - already ending; keep the first reason
+                self.crashed = self.crashed or exc
+        for job in taken:
+            self._give_back_job(job)
+        self._inflight.release(taken)
+
+    def _give_back_job(self, job: QueuedJob) -> None:
+        """A job taken but not started goes back to the queue untouched (persist-queue nack)."""
+        self.queue.nack(job)
+        with self._lock:
+            self._held -= 1
 
     def _should_stop(self) -> bool:
         return self._stop_event.is_set() or self._stop_after is not None
@@ -198,6 +240,9 @@ class SyncWorker(threading.Thread):
         except StopDrain as exc:
             with self._lock:
                 self._stop_after = self._stop_after or exc  # the other lanes give their jobs back
+        finally:
+            with self._lock:
+                self._held -= 1
 
     def _next_due_batch(self) -> list[QueuedJob]:
         """Up to BATCH_SIZE due jobs, in queue order (taken from the queue: unacked until each is done)."""
@@ -209,12 +254,14 @@ class SyncWorker(threading.Thread):
             jobs.append(job)
         return jobs
 
-    def _read_ahead(self, jobs: list[QueuedJob]) -> None:
-        """The batch's scenes in one Stash query and, when the Plex session is open, the items of the
-        scenes that changed in one Plex request (worker/read_ahead.py)."""
-        self._ahead.clear()
-        self._ahead.load_scenes(self.stash, [job.scene_id for job in jobs])
-        changed = self._changed_scenes(jobs)  # no request: the batch's copies and the sync state
+    def _read_ahead(self, jobs: list[QueuedJob], busy: set[int]) -> None:
+        """The next batch's scenes in one Stash query and, when the Plex session is open, the items of
+        the scenes that changed in one Plex request (worker/read_ahead.py). Scenes of the running batch
+        (`busy`) are left out: their jobs read for themselves once the running edit is done."""
+        ahead = self._next_ahead
+        ahead.clear()
+        ahead.load_scenes(self.stash, [job.scene_id for job in jobs if job.scene_id not in busy])
+        changed = self._changed_scenes(ahead, jobs)  # no request: the batch's copies and the sync state
         if not changed or (self._plex is None and len(changed) < PREFETCH_OPENS_PLEX):
             return  # an unchanged batch never opens Plex; a small one lets its first scene open it
         try:
@@ -223,15 +270,15 @@ class SyncWorker(threading.Thread):
             log.debug(f"opening Plex to read ahead failed ({log.redact(str(exc))[:200]})")
             return
         with self._shared:
-            self._ahead.prefetch(session, changed, lambda r: r.confidence is not Confidence.NONE)
+            ahead.prefetch(session, changed, lambda r: r.confidence is not Confidence.NONE)
 
-    def _changed_scenes(self, jobs: list[QueuedJob]) -> list[tuple[int, dict[str, Any], int | None]]:
+    def _changed_scenes(self, ahead: ReadAhead, jobs: list[QueuedJob]) -> list[tuple[int, dict[str, Any], int | None]]:
         """(scene id, scene, remembered ratingKey) of the batch's scenes whose state differs from their
         last sync, judged without the cover (a cover-only change is fetched by its job alone)."""
         changed = []
         view = self._view()  # the same scope and desired fields as the job itself (worker/scene_view.py)
         for job in jobs:
-            scene = self._ahead.peek_scene(job.scene_id)
+            scene = ahead.peek_scene(job.scene_id)
             if scene is None or view.out_of_scope(scene):
                 continue
             record = get_record(self._conn, job.scene_id)
@@ -571,7 +618,7 @@ class SyncWorker(threading.Thread):
         """The fetched item's part files include one of the scene's (mapped) files."""
         assert self._plex is not None
         wanted = set(self._plex.matcher.mapped_keys(result.stash_paths))
-        return any(normalise_path(str(path)) in wanted for path in (item.locations or ()))
+        return any(normalise_path(str(path)) in wanted for path in (read_field(item, "locations") or ()))
 
     def _finish(self, job: QueuedJob, scene: dict[str, Any], rating_key: int, section_id: int | None,
                 state_hash: str, poster_hash: str | None, synced_at: float) -> None:
