@@ -143,7 +143,7 @@ def section(results: list[tuple[Phase, Phase]], scenes: int, plex_items: int, la
         f"/library, /library/sections once per drain. Per item: one PUT (the batched, locked edit) and one POST "
         f"(the poster upload, needed on the first sync of a scene with a cover); the items themselves are read "
         f"ahead up to 50 at a time in one `GET /library/metadata/k1,k2,...` (worker/read_ahead.py), and the scenes "
-        f"in one findScenes per batch on the Stash side; up to 4 scenes are in flight at once (parallel_edits). "
+        f"in one findScenes per batch on the Stash side; up to 6 scenes are in flight at once (parallel_edits, by default). "
         f"Requests by method (run 1): {', '.join(f'{k} {v}' for k, v in sorted(firsts[0].by_method.items()))}; "
         f"LOW-confidence scenes left for review: {_s([f.low for f in firsts], '{:.0f}')}; Process queue runs: "
         f"{_s([f.drains for f in firsts], '{:.0f}')}"

@@ -121,10 +121,10 @@ SPECS: dict[str, Spec] = {
                              "this many minutes after the last look, and after Stash's own jobs end. "
                              "0 or empty: 60 (the default); -1: never. Up to 10080 (a week).",
                              minimum=-1, maximum=10080),
-    "parallel_edits": Spec("NUMBER", 4, "Edits in flight",
+    "parallel_edits": Spec("NUMBER", 6, "Edits in flight",
                            "How many scenes are written to Plex at once (each keeps a request in flight, so a slow "
                            "or remote Plex stays busy). Edits of one scene always go one after the other, in "
-                           "order. 1-16; 0 or empty: 4.", minimum=1, maximum=16),
+                           "order. 1-16; 0 or empty: 6.", minimum=1, maximum=16),
     "connect_timeout": Spec("NUMBER", 5.0, "Connect timeout (seconds)",
                             "How long to wait for a connection to Plex or Stash. 1-120; 0 or empty: 5.",
                             minimum=1, maximum=120),
@@ -263,7 +263,7 @@ class Settings(_Frozen):
     max_retries: int = 5
     drain_slice_seconds: float = 120.0
     catch_up_minutes: int = 60
-    parallel_edits: int = 4
+    parallel_edits: int = 6
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     dry_run: bool = False
