@@ -12,6 +12,7 @@ from stashapi.stashapp import StashInterface
 
 from stash.protocol import Invocation
 from worker.http_env import settle_environment
+from worker.stash_images import get_image
 
 # One query per job, only the fields PlexSync maps (DESIGN.md "What is written to Plex").
 SCENE_FRAGMENT = """
@@ -145,12 +146,15 @@ def fetch_image(stash: StashInterface, url: str, timeout: tuple[float, float]) -
     with stashapi's session (cookie / API key): Stash builds image URLs from the request's Host header, and
     Plex cannot reach Stash, so PlexSync uploads the bytes."""
     path = url.split("://", 1)[-1].split("/", 1)[-1]
-    base = stash.url.rsplit("/graphql", 1)[0]
-    response = stash.s.get(f"{base}/{path}", timeout=timeout)
-    if response.status_code == 404:
-        return None
-    response.raise_for_status()
-    return response.content or None
+    address = f"{stash.url.rsplit('/graphql', 1)[0]}/{path}"
+
+    def through_session() -> bytes | None:
+        response = stash.s.get(address, timeout=timeout)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.content or None
+    return get_image(stash.s, address, timeout, through_session)  # worker/stash_images.py
 
 
 def bytes_hash(data: bytes | None) -> str | None:
