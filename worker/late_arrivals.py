@@ -56,7 +56,7 @@ def explain(result: MatchResult, session: Any, settings: Any, waited: float) -> 
 
 def next_step(job: Any, result: MatchResult, session: Any, settings: Any,
               now: float | None = None) -> tuple[str, str, retry.Backoff, int | None]:
-    """The worker's _retry arguments (kind, error, backoff, dead_after) for a late arrival: retry on the
+    """FailurePolicy.retry's arguments (kind, error, backoff, dead_after) for a late arrival: retry on the
     growing backoff while inside the horizon, a dead letter (dead_after=0) after it."""
     now = time.time() if now is None else now
     first_missed = float(job.data.get("first_missed_at") or now)

@@ -3,7 +3,7 @@
 Stash's Stop is SIGKILL with no warning. After every kill the queue database must pass
 `PRAGMA integrity_check`, no update may be lost (a scene whose Plex state differs from Stash's is still
 pending or queued), and after one final "Process queue" every scene's Plex state equals Stash's.
-Exact points use the test-only fault switch in worker/processor.py (PLEXSYNC_FAULT_POINT /
+Exact points use the test-only fault switch in worker/scene_sync.py (PLEXSYNC_FAULT_POINT /
 PLEXSYNC_FAULT_AT); random-time kills use the host's Stop (sb.host.stop_job) and, for hooks, a SIGKILL
 of the hook process at a random moment of its life.
 """
