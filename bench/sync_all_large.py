@@ -94,21 +94,30 @@ class _ChildPeak:
         self._thread.join()
 
     def _poll(self) -> None:
-        me = str(os.getpid())
+        me, child = str(os.getpid()), None
         while not self._stop.wait(0.05):
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
+            if child is None:
+                child = self._find_child(me)  # a scan of /proc until the task process shows up
+                if child is None:
                     continue
+            try:
+                with open(f"/proc/{child}/status", encoding="ascii", errors="replace") as fh:
+                    hwm = next((line.split()[1] for line in fh if line.startswith("VmHWM:")), "0")
+                self.peak_kib = max(self.peak_kib, int(hwm))
+            except (OSError, ValueError):
+                child = None  # it ended
+
+    @staticmethod
+    def _find_child(me: str) -> str | None:
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
                 try:
                     with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-                        ppid = fh.read().rsplit(")", 1)[1].split()[1]
-                    if ppid != me:
-                        continue
-                    with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
-                        hwm = next((line.split()[1] for line in fh if line.startswith("VmHWM:")), "0")
-                    self.peak_kib = max(self.peak_kib, int(hwm))
-                except (OSError, IndexError, ValueError):
+                        if fh.read().rsplit(")", 1)[1].split()[1] == me:
+                            return pid
+                except (OSError, IndexError):
                     continue
+        return None
 
 
 def _plugin_lines(sb: Any, start: int) -> list[str]:
