@@ -332,9 +332,12 @@ def section(after: Measured, compare: dict[str, Measured] | None = None,
             f"### Before and after ({b.scenes:,} scenes, same run, alternating, same seed)",
             "",
             f"\"before\" is the plugin of the older checkout given with `--before`, measured the same way on an "
-            f"identically seeded sandbox of {b.scenes:,} scenes and {b.plex_items:,} Plex items (the older "
-            f"code's first sync of {after.scenes:,} scenes alone would take far longer than this whole "
-            "benchmark). Both run against this checkout's simulated Stash; its own change is the next table.",
+            f"identically seeded sandbox of {b.scenes:,} scenes and {b.plex_items:,} Plex items, its unchanged "
+            f"runs alternating with this code's. Not at {after.scenes:,}: the older code's first sync took "
+            f"{b.first_wall / 60:.1f} min for {b.scenes:,} scenes here (this code's: {a.first_wall / 60:.1f} min), "
+            f"so about {b.first_wall * after.scenes / b.scenes / 60:.0f} min before its first unchanged run at "
+            f"{after.scenes:,}. Both plugins run against this checkout's simulated Stash; the simulator's own "
+            "change is the next table.",
             "",
             "| unchanged Sync all | before | after | after / before |",
             "|---|---|---|---|",
