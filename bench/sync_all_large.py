@@ -314,7 +314,8 @@ def section(after: Measured, compare: dict[str, Measured] | None = None,
         f"{_s([r.checked / r.task_seconds if r.task_seconds else 0.0 for r in runs], '{:.0f}')} |",
         f"| CPU s, plugin task process | {_s([r.plugin_cpu for r in runs], '{:.1f}')} |",
         f"| CPU s, simulated Stash + Plex + host (benchmark process) | {_s([r.sandbox_cpu for r in runs], '{:.1f}')} |",
-        f"| peak RSS of the task process (VmHWM, polled every 50 ms) | {_s([r.peak_rss_mb for r in runs], '{:.1f}')} MB |",
+        f"| peak RSS of the task process (VmHWM, polled every 50 ms) | "
+        f"{_s([r.peak_rss_mb for r in runs], '{:.1f}')} MB |",
         "",
         f"- Set-up (not the goal): seeding {after.seed_seconds:.0f} s; the first Sync all + drain synced "
         f"{after.first_synced:,} scenes in {after.first_drains} Process queue run(s) with "
