@@ -21,7 +21,7 @@ import traceback
 
 from bench.common import BENCHMARKS_MD, write_section
 
-ORDER = ("hook_latency", "bulk_sync", "collections", "artwork", "memory", "coverage")
+ORDER = ("hook_latency", "bulk_sync", "sync_all_large", "collections", "artwork", "memory", "coverage")
 
 
 def _call(module, quick: bool, before: str | None = None):

@@ -39,6 +39,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandbox.capture import register_secret
 from sandbox.stash_assets import needs_login_reply, serve_asset
+from sandbox.stash_executor import execute as execute_graphql
+from sandbox.stash_tables import LruCache, Table, Versions
 
 from graphql import (
     GraphQLError,
@@ -49,7 +51,6 @@ from graphql import (
     GraphQLSyntaxError,
     OperationDefinitionNode,
     build_schema,
-    execute,
     parse,
     validate,
 )
@@ -293,7 +294,14 @@ TLS_KEY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls", "stash
 # ------------------------------------------------------------------------------------------ server
 
 class StashSim:
-    """In-memory Stash with a GraphQL endpoint, screenshots, sessions and plugin-hook call-outs."""
+    """In-memory Stash with a GraphQL endpoint, screenshots, sessions and plugin-hook call-outs.
+
+    Stored records: a scene, studio, performer, tag or group dict in the tables is never changed in
+    place. Every edit works on a copy and swaps it in under the lock (all-or-nothing, like Stash's
+    transaction), so the query resolvers hand graphql-core the stored dicts themselves: it only reads
+    them, and a concurrent edit replaces a record rather than changing one being serialised. Copying every
+    row per request (as this simulator once did) cost more CPU than the rest of a findScenes page.
+    """
 
     def __init__(self, host: StashHost | None = None, username: str | None = None,
                  password: str | None = None, api_key: str = "", utc_offset_minutes: int = 0,
@@ -314,11 +322,15 @@ class StashSim:
         self.port = 0
 
         self._lock = threading.RLock()
-        self._scenes: dict[int, dict] = {}
-        self._studios: dict[int, dict] = {}
-        self._performers: dict[int, dict] = {}
-        self._tags: dict[int, dict] = {}
-        self._groups: dict[int, dict] = {}
+        self._versions = Versions()  # moved by every table write: keys the cached scene listings
+        self._scenes: dict[int, dict] = Table(self._versions)
+        self._studios: dict[int, dict] = Table(self._versions)
+        self._performers: dict[int, dict] = Table(self._versions)
+        self._tags: dict[int, dict] = Table(self._versions)
+        self._groups: dict[int, dict] = Table(self._versions)
+        # Stand-ins for Stash's database indexes and gqlgen's query cache (sandbox/stash_tables.py).
+        self._listings = LruCache(8)
+        self._documents = LruCache(1000)
         self._plugin_configs: dict[str, dict] = {}
         self._sessions: dict[str, dict] = {}
         self._next_id: Counter[str] = Counter()
@@ -335,6 +347,7 @@ class StashSim:
         # every authenticated /graphql request: {"via": "session"|"apikey"|"none", "visited": [...]}
         self.auth_log: list[dict] = []
         self._graphql_failure: int | None = None     # fault switch: answer /graphql with this status
+        self._graphql_intercept: Callable[[dict], int | None] | None = None  # see intercept_graphql
 
         self.schema: GraphQLSchema = self._build_schema()
         self._server: ThreadingHTTPServer | None = None
@@ -658,6 +671,12 @@ class StashSim:
         """Fault switch: /graphql answers `status` (until called with None), like a Stash in trouble."""
         self._graphql_failure = status
 
+    def intercept_graphql(self, fn: Callable[[dict], int | None] | None) -> None:
+        """Test hook: fn(request body) runs before each POST /graphql is executed, in the request's
+        thread (it may change data, e.g. edit scenes in the middle of a client's paged listing). A status
+        it returns is answered instead, as by fail_graphql; None lets the request through. None removes it."""
+        self._graphql_intercept = fn
+
     def _authenticate(self, headers: Any, query: dict[str, list[str]]) -> tuple[bool, Visited]:
         ok, visited, via = self._authenticate_via(headers, query)
         if ok:
@@ -966,7 +985,7 @@ class StashSim:
             apply(rec, input)
             self._stamp(rec)
             table[oid] = rec
-            result = copy.deepcopy(rec)
+            result = rec  # stored from now on, so never changed in place
         hook_input = self._serialize_input(input, self._input_type(input_type))
         self._fire(trigger, oid, hook_input, list(input), info.context["visited"])
         return result
@@ -1024,11 +1043,11 @@ class StashSim:
             rec["parent_ids"] = self._refs(inp["parent_ids"], self._tags, "tag")
         if "child_ids" in inp:
             children = self._refs(inp["child_ids"], self._tags, "tag")
-            for t in self._tags.values():
+            for tid, t in list(self._tags.items()):  # new dicts swapped in: stored ones never change
                 if t["id"] in children and rec["id"] not in t["parent_ids"]:
-                    t["parent_ids"] = [*t["parent_ids"], rec["id"]]
+                    self._tags[tid] = dict(t, parent_ids=[*t["parent_ids"], rec["id"]])
                 elif t["id"] not in children and rec["id"] in t["parent_ids"]:
-                    t["parent_ids"] = [p for p in t["parent_ids"] if p != rec["id"]]
+                    self._tags[tid] = dict(t, parent_ids=[p for p in t["parent_ids"] if p != rec["id"]])
 
     def _apply_group(self, rec: dict, inp: dict) -> None:
         self._apply_common(rec, inp, ("aliases", "duration", "rating100", "director", "synopsis",
@@ -1083,8 +1102,7 @@ class StashSim:
 
     def _scene_source(self, sid: int) -> dict | None:
         with self._lock:
-            rec = self._scenes.get(sid)
-            return copy.deepcopy(rec) if rec else None
+            return self._scenes.get(sid)  # read-only for graphql-core (see "Stored records" above)
 
     def _q_find_scene(self, _r: Any, _info: Any, id: str | None = None,
                       checksum: str | None = None) -> dict | None:
@@ -1097,7 +1115,7 @@ class StashSim:
             with self._lock:
                 for rec in self._scenes.values():
                     if any(checksum in (f["md5"], f["oshash"]) for f in rec["files"]):
-                        return copy.deepcopy(rec)
+                        return rec
         return None
 
     def _scene_matches(self, rec: dict, sf: dict) -> bool:
@@ -1163,44 +1181,54 @@ class StashSim:
                        scene_ids: list[int] | None = None, ids: list[str] | None = None,
                        filter: dict | None = None) -> dict:
         ff = filter or {}
+        wanted = None
+        if ids is not None or scene_ids is not None:
+            wanted = {int(i) for i in (ids or [])} | set(scene_ids or [])
+        sort = ff.get("sort") or "title"
+        key = self._sort_key(sort)
         with self._lock:
-            rows = list(self._scenes.values())
-            wanted = None
-            if ids is not None or scene_ids is not None:
-                wanted = {int(i) for i in (ids or [])} | set(scene_ids or [])
-                rows = [r for r in rows if r["id"] in wanted]
-            if scene_filter:
-                rows = [r for r in rows if self._scene_matches(r, scene_filter)]
-            if ff.get("q"):
-                terms = _search_terms(ff["q"])
-                def hit(r: dict) -> bool:
-                    hay = " ".join(filter_none([r["title"], r["details"], r["code"],
-                                                *[f["path"] for f in r["files"]],
-                                                *[f["oshash"] for f in r["files"]]])).lower()
-                    return all(t in hay for t in terms)
-                rows = [r for r in rows if hit(r)]
-            key = self._sort_key(ff.get("sort") or "title")
-            rows.sort(key=lambda r: (key(r), r["id"]), reverse=ff.get("direction") == "DESC")
-            count = len(rows)
-            duration = sum(r["files"][0]["duration"] for r in rows if r["files"])
-            filesize = float(sum(r["files"][0]["size"] for r in rows if r["files"]))
-            per_page = ff.get("per_page")
-            per_page = 25 if per_page is None else per_page
-            page = ff.get("page") or 1
-            page = 1 if page < 1 else page
-            if per_page >= 0:
-                rows = rows[(page - 1) * per_page: page * per_page]
-            return {"count": count, "duration": duration, "filesize": filesize,
-                    "scenes": copy.deepcopy(rows)}
+            cache_key = (self._versions.value, json.dumps(
+                [scene_filter, sorted(wanted) if wanted is not None else None, ff.get("q"), sort,
+                 ff.get("direction") == "DESC"], sort_keys=True, default=str))
+            rows = self._listings.get_or_make(cache_key, lambda: self._scene_listing(
+                scene_filter, wanted, ff.get("q"), key, ff.get("direction") == "DESC"))
+        count = len(rows)
+        per_page = ff.get("per_page")
+        per_page = 25 if per_page is None else per_page
+        page = ff.get("page") or 1
+        page = 1 if page < 1 else page
+        scenes = rows[(page - 1) * per_page: page * per_page] if per_page >= 0 else rows
+        # duration and filesize are summed only when asked for, as Stash's resolver does (it passes
+        # TotalDuration/TotalSize to the query only when those fields are selected).
+        return {"count": count, "scenes": scenes, "_matched": rows}
+
+    def _scene_listing(self, scene_filter: dict | None, wanted: set[int] | None, q: str | None,
+                       key: Callable[[dict], Any], descending: bool) -> list[dict]:
+        """Every matching scene in result order (the caller holds the lock; the result is cached until
+        the next write, as an index spares Stash a sort per page)."""
+        rows = list(self._scenes.values())
+        if wanted is not None:
+            rows = [r for r in rows if r["id"] in wanted]
+        if scene_filter:
+            rows = [r for r in rows if self._scene_matches(r, scene_filter)]
+        if q:
+            terms = _search_terms(q)
+            def hit(r: dict) -> bool:
+                hay = " ".join(filter_none([r["title"], r["details"], r["code"],
+                                            *[f["path"] for f in r["files"]],
+                                            *[f["oshash"] for f in r["files"]]])).lower()
+                return all(t in hay for t in terms)
+            rows = [r for r in rows if hit(r)]
+        rows.sort(key=lambda r: (key(r), r["id"]), reverse=descending)
+        return rows
 
     def _q_find(self, table: dict[int, dict]) -> Callable[..., dict | None]:
         def resolve(_r: Any, _info: Any, id: str) -> dict | None:
             with self._lock:
                 try:
-                    rec = table.get(int(id))
+                    return table.get(int(id))
                 except ValueError:
                     return None
-                return copy.deepcopy(rec) if rec else None
         return resolve
 
     def _q_configuration(self, _r: Any, _info: Any) -> dict:
@@ -1250,16 +1278,13 @@ class StashSim:
 
         lock = self._lock
 
+        # Stored records are handed out as they are: graphql-core only reads them, and no edit changes a
+        # stored record in place (see "Stored records" in the class docstring).
         def get(table: dict[int, dict], oid: int | None) -> dict | None:
-            if oid is None:
-                return None
-            with lock:
-                rec = table.get(oid)
-                return copy.deepcopy(rec) if rec else None
+            return None if oid is None else table.get(oid)
 
         def many(table: dict[int, dict], oids: Iterable[int]) -> list[dict]:
-            with lock:
-                return [copy.deepcopy(table[o]) for o in oids if o in table]
+            return [rec for o in oids if (rec := table.get(o)) is not None]
 
         q, m = "Query", "Mutation"
         field(q, "findScene", self._q_find_scene)
@@ -1285,6 +1310,10 @@ class StashSim:
         field(m, "stopJob", self._m_stop_job)
         field(m, "metadataAutoTag", self._m_metadata_auto_tag)
         field("ConfigResult", "plugins", self._r_config_plugins)
+        field("FindScenesResultType", "duration",
+              lambda r, _i: sum(s["files"][0]["duration"] for s in r["_matched"] if s["files"]))
+        field("FindScenesResultType", "filesize",
+              lambda r, _i: float(sum(s["files"][0]["size"] for s in r["_matched"] if s["files"])))
 
         # Scene
         field("Scene", "url", lambda s, _i: s["urls"][0] if s["urls"] else None)
@@ -1362,7 +1391,8 @@ class StashSim:
             return 422, {"errors": [{"message": "no operation provided",
                                      "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}
         try:
-            document = parse(query)
+            # Parsed and validated once per query text, as gqlgen's query cache does for Stash.
+            document, errors = self._documents.get_or_make(query, lambda: self._parse_and_validate(query))
         except GraphQLSyntaxError as exc:
             self._log_graphql("(invalid)", [])
             return 422, {"errors": [dict(exc.formatted, extensions={"code": "GRAPHQL_PARSE_FAILED"})]}
@@ -1375,17 +1405,21 @@ class StashSim:
         if op is not None and op.operation.value != "query" and not allow_mutation:
             # gqlgen's GET transport only runs queries
             return 406, {"errors": [{"message": "GET requests only allow query operations"}]}
-        errors = validate(self.schema, document)
         if errors:
             return 422, {"errors": [dict(e.formatted, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
                                     for e in errors]}
         variables = body.get("variables") or {}
-        result = execute(self.schema, document, variable_values=variables, operation_name=op_name,
-                         context_value={"base_url": base_url, "visited": visited})
+        # Synchronous resolvers only, plain fields read directly: sandbox/stash_executor.py.
+        result = execute_graphql(self.schema, document, variables, op_name,
+                                 {"base_url": base_url, "visited": visited})
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [self._format_error(e) for e in result.errors]
         return 200, out
+
+    def _parse_and_validate(self, query: str) -> tuple[Any, list[GraphQLError]]:
+        document = parse(query)
+        return document, validate(self.schema, document)
 
     @staticmethod
     def _format_error(err: GraphQLError) -> dict:
@@ -1489,6 +1523,11 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ValueError("body must be a JSON object")
         except ValueError as exc:
             self._send_json(400, {"errors": [{"message": f"json request body could not be decoded: {exc}"}]})
+            return
+        intercept = self.sim._graphql_intercept
+        failure = intercept(body) if intercept is not None else None
+        if failure is not None:
+            self._send(failure, b"internal error\n", "text/plain; charset=utf-8")
             return
         status, payload = self.sim.execute_request(body, self._base_url(), visited)
         self._send_json(status, payload)

@@ -37,6 +37,7 @@ FieldValue = Union[str, int, float, None, tuple[str, ...]]
 # C0 controls other than \t \n \r, lone surrogates, and U+FFFE/U+FFFF: what XML 1.0 cannot carry.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DATE = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?\s*$")
 _DIRECTOR_SPLIT = re.compile(r"[,;]")
 _HASH_VERSION = 1
@@ -72,8 +73,10 @@ def sanitize_text(s: str | None) -> str:
         return ""
     if not isinstance(s, str):
         s = str(s)
+    if _XML_ILLEGAL.search(s) is None:
+        return s  # the usual case, in one C scan (a per-character Python loop cost ~20% of Sync all's hashing)
     # A surrogate *pair* left as two code points (e.g. from surrogatepass decoding) is rejoined, not lost.
-    if any("\ud800" <= ch <= "\udfff" for ch in s):
+    if _SURROGATE.search(s):
         s = _SURROGATE_PAIR.sub(
             lambda m: m.group(0).encode("utf-16-le", "surrogatepass").decode("utf-16-le"), s)
     return _XML_ILLEGAL.sub("", s)

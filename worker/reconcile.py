@@ -34,6 +34,7 @@ from stash.graphql import StashClient
 from stash.protocol import Invocation
 from validation.config import Settings
 from worker.jobs import queued_scene_rows
+from worker.scene_pages import SCENE_LIST_QUERY, scene_pages  # noqa: F401 - SCENE_LIST_QUERY: public name
 
 PER_PAGE = 500
 # Larger than any UTC-offset change (DST shifts are at most 1 h), so a text comparison across an offset
@@ -46,11 +47,6 @@ SAME_SECOND_SLACK = 1.0
 WATERMARK_KEY = "sync_recent_watermark"
 LAST_RUN_KEY = "last_reconcile"
 
-SCENE_LIST_QUERY = """
-query PlexSyncSceneList($f: FindFilterType, $sf: SceneFilterType) {
-  findScenes(filter: $f, scene_filter: $sf) { count scenes { %s } }
-}
-"""
 ID_FIELDS = "id updated_at"
 
 
@@ -82,19 +78,14 @@ def shift_like(text: str, delta: timedelta) -> str | None:
 
 def iter_scene_pages(client: StashClient, fields: str, scene_filter: dict[str, Any] | None = None,
                      per_page: int = PER_PAGE, limit: int | None = None,
-                     on_page: Any = None, direction: str = "ASC") -> Iterator[dict[str, Any]]:
+                     on_page: Any = None, direction: str = "ASC",
+                     look_ahead: bool = False) -> Iterator[dict[str, Any]]:
     """Every scene matching the filter, deduped by id, in pages sorted by created_at (a scene's position
-    never moves when it is edited during the listing; new scenes go to the end)."""
+    never moves when it is edited during the listing; new scenes go to the end). look_ahead: Stash
+    builds the next page while the caller works through this one (worker/scene_pages.py)."""
     seen: set[str] = set()
-    page = 1
-    while True:
-        data = client.execute(SCENE_LIST_QUERY % fields, {
-            "f": {"page": page, "per_page": per_page, "sort": "created_at", "direction": direction},
-            "sf": scene_filter or {}})
-        result = data.get("findScenes") or {}
-        scenes = result.get("scenes") or []
-        total = int(result.get("count") or 0)
-        for scene in scenes:
+    for page in scene_pages(client.execute, fields, scene_filter, per_page, direction, look_ahead):
+        for scene in page.scenes:
             sid = str(scene.get("id"))
             if sid in seen:
                 continue
@@ -103,10 +94,7 @@ def iter_scene_pages(client: StashClient, fields: str, scene_filter: dict[str, A
             if limit is not None and len(seen) >= limit:
                 return
         if on_page is not None:
-            on_page(min(page * per_page, total), total)
-        if len(scenes) < per_page or page * per_page >= total:
-            return
-        page += 1
+            on_page(min(page.number * per_page, page.total), page.total)
 
 
 # ----- what the database already knows -----------------------------------------------------------------
@@ -322,7 +310,8 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
         def flush() -> None:
             sort_page(conn, page, queued_now, tally, unchanged)
 
-        for scene in iter_scene_pages(client, fragment, on_page=_progress):
+        # Stash builds the next page while this one is hashed: the two take turns otherwise.
+        for scene in iter_scene_pages(client, fragment, on_page=_progress, look_ahead=True):
             tally.listed += 1
             page.append(scene)
             if len(page) >= PER_PAGE:

@@ -70,3 +70,27 @@ def test_artwork_bench_compares_crops_and_times_each_mode():
     result = artwork.measure(frames=3)
     assert set(result["kept"]) == {"centre", "subject"} and len(result["times"]["blur"]) == 3
     assert "python -m bench.artwork" in artwork.section(result)
+
+
+def test_sync_all_large_bench_times_unchanged_runs_and_splits_the_cpu():
+    from bench import sync_all_large
+    result = sync_all_large.measure(scenes=30, plex_items=40, runs=1)
+    run = result.runs[0]
+    assert result.first_synced == 28  # the seed's two clashes stay for review
+    assert (run.checked, run.queued, run.plex_requests) == (30, 0, 0)
+    assert run.plugin_cpu > 0 and run.peak_rss_mb > 0
+    text = sync_all_large.section(result)
+    assert "python -m bench.sync_all_large" in text and "under 10 s" in text and "not measured here" in text
+
+
+def test_sync_all_large_bench_compares_with_older_code_and_the_simulator_alone():
+    """--before: both plugins alternating on identical sandboxes (here the same tree twice), and each
+    checkout's simulated Stash serving the listing in-process."""
+    from bench import sync_all_large
+    from tests.conftest import REPO_ROOT
+    both = sync_all_large.compare(REPO_ROOT, scenes=20, plex_items=30, runs=1)
+    assert [len(both[k].runs) for k in ("before", "after")] == [1, 1]
+    listing = sync_all_large.simulator_listing(REPO_ROOT, 20)
+    assert listing["scenes"] == 20 and listing["pages"] == 1
+    text = sync_all_large.section(both["after"], both, {"before": listing, "after": listing})
+    assert "after / before" in text and "The simulated Stash alone" in text
