@@ -2,14 +2,15 @@
 plain fields read directly) change no answer: everything here goes through real HTTP."""
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 from graphql import build_schema, execute_sync, parse
 
 from sandbox.stash import StashSim
 from sandbox.stash_executor import execute as fast_execute
-from tests.sandbox.test_stash import SCENE_UPDATE, RecordingHost, World
+from tests.sandbox import test_stash
+from tests.sandbox.test_stash import SCENE_UPDATE, World
+
+world = test_stash.world  # the same started simulated Stash per test
 
 BIG = """
 query Big($f: FindFilterType, $sf: SceneFilterType) {
@@ -30,19 +31,6 @@ query Big($f: FindFilterType, $sf: SceneFilterType) {
   }
 }
 """
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    host = RecordingHost()
-    stash = StashSim(host=host)
-    host.stash = stash
-    w = World(stash, host)
-    stash.start()
-    try:
-        yield w
-    finally:
-        stash.stop()
 
 
 def reference(stash: StashSim, query: str, variables: dict) -> dict:
