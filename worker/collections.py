@@ -78,6 +78,7 @@ class CollectionSync:
         # the rename (the worker reads a batch's items ahead) still carries the old name.
         self._renamed: dict[tuple[int, str], str] = {}
         self._legacy = get_state(conn, "collections_legacy") == "1"
+        self._made_before: dict[tuple[int, str], bool] = {}  # see _made_by_earlier_version
 
     # ----- per scene, before the item edit -----
     def _listing(self, plex: Any, section_id: int) -> dict[str, plex_coll.PlexCollection]:
@@ -101,7 +102,8 @@ class CollectionSync:
         managed_names = {row.name for row in rows.values()}
         kept: list[WantedCollection] = []
         for w in wanted:
-            adopt = self._legacy and w.name in have  # made by an earlier PlexSync: record() adopts it
+            # made by an earlier PlexSync: record() adopts it
+            adopt = self._legacy and (w.name in have or self._made_by_earlier_version(plex, section_id, w.name))
             if (not adopt and w.source not in rows and w.name not in managed_names
                     and w.name in self._listing(plex, section_id)):
                 if (section_id, w.name) not in self._warned:
@@ -117,6 +119,19 @@ class CollectionSync:
         membership.joined = [n for n in names if n not in have]
         membership.left = [n for n in have if n in managed_names and n not in names]
         return membership
+
+    def _made_by_earlier_version(self, plex: Any, section_id: int, name: str) -> bool:
+        """Upgraded install: a same-named collection holding an item PlexSync synced is the earlier
+        version's (it tagged every synced scene of the studio). Asked of the collection itself, once per
+        drain, so a scene that is not in it yet joins whether or not a member was synced before it (with
+        several edits in flight, the order is not fixed)."""
+        key = (section_id, name)
+        if key not in self._made_before:
+            found = self._listing(plex, section_id).get(name)
+            members = plex_coll.children(plex, found.rating_key) if found is not None else []
+            synced = synced_rating_keys(self.conn, section_id)
+            self._made_before[key] = any(rk in synced for rk in members)
+        return self._made_before[key]
 
     def _rename(self, plex: Any, section_id: int, row: managed.ManagedCollection, name: str, dry_run: bool) -> None:
         if dry_run:
