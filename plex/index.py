@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from plex.index_delta import FULL_REBUILD_INTERVAL, PlexStamps, look_again, record_stamps
+from plex.index_delta import SCHEMA as DELTA_SCHEMA
 from plex.paths import basename_key, normalise_path
 from plex.pin import item_url
 
@@ -123,7 +124,7 @@ class PathIndex:
         self.builds = 0  # full section builds done by this object (for logs and tests)
         self.force_next_look = False  # set for a user's press: the next miss asks Plex whatever the timing
         with _Tx(conn) as c:  # CREATE ... IF NOT EXISTS: a no-op on every run but the first
-            for stmt in _SCHEMA:
+            for stmt in _SCHEMA + DELTA_SCHEMA:
                 c.execute(stmt)
 
     # ---- building -------------------------------------------------------------------------
@@ -191,12 +192,17 @@ class PathIndex:
         or rebuild fully when the schedule says so. True when the index changed."""
         return look_again(self)
 
+    @staticmethod
+    def _set_parts(c: sqlite3.Connection, section_id: int, rating_key: int, plex_paths: Iterable[str]) -> None:
+        """Statement-level: the item's indexed parts become `plex_paths` (none: the item is forgotten)."""
+        c.execute("DELETE FROM path_index WHERE rating_key = ?", (int(rating_key),))
+        c.executemany("INSERT OR IGNORE INTO path_index VALUES (?, ?, ?, ?, ?)",
+                      [(normalise_path(p), basename_key(p), int(section_id), int(rating_key), p) for p in plex_paths])
+
     def replace_item(self, section_id: int, rating_key: int, plex_paths: Iterable[str]) -> None:
         """Set one item's indexed parts to what Plex says it holds now (none: forget the item)."""
-        rows = [(normalise_path(p), basename_key(p), int(section_id), int(rating_key), p) for p in plex_paths]
         with _Tx(self.conn) as c:
-            c.execute("DELETE FROM path_index WHERE rating_key = ?", (int(rating_key),))
-            c.executemany("INSERT OR IGNORE INTO path_index VALUES (?, ?, ?, ?, ?)", rows)
+            self._set_parts(c, section_id, rating_key, plex_paths)
 
     def merge_items(self, section_id: int, items: dict[int, list[str]]) -> int:
         """replace_item for many items in one transaction, skipping those the index already holds exactly
@@ -214,9 +220,7 @@ class PathIndex:
         if changed:
             with _Tx(self.conn) as c:
                 for rk in changed:
-                    c.execute("DELETE FROM path_index WHERE rating_key = ?", (rk,))
-                    c.executemany("INSERT OR IGNORE INTO path_index VALUES (?, ?, ?, ?, ?)",
-                                  [(normalise_path(p), basename_key(p), sid, rk, p) for p in items[rk]])
+                    self._set_parts(c, sid, rk, items[rk])
         return len(changed)
 
     # ---- lookups --------------------------------------------------------------------------

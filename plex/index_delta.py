@@ -32,7 +32,8 @@ LOOK_MARGIN = 300.0                 # ask from this long before the last look (o
                                     # between this machine and Plex, a scan that commits items late
 UPDATED_MARGIN = 1                  # Plex clock: updates in the second of the newest one seen, too
 
-_SCHEMA = ("""CREATE TABLE IF NOT EXISTS path_index_looks (
+# Created with the path index's own tables (PathIndex.__init__).
+SCHEMA = ("""CREATE TABLE IF NOT EXISTS path_index_looks (
     section_id INTEGER PRIMARY KEY, looked_at REAL NOT NULL)""",
            # Newest addedAt/updatedAt (Plex's unix seconds) seen in a section's listings. A cache like
            # the rest of the path index: losing it costs one look on our own clock.
@@ -59,22 +60,13 @@ class PlexStamps:
         return self.added > 0 and self.updated > 0
 
 
-def _ensure_table(index: "PathIndex") -> None:
-    from plex.index import _Tx
-    with _Tx(index.conn) as c:
-        for stmt in _SCHEMA:
-            c.execute(stmt)
-
-
 def read_stamps(index: "PathIndex") -> dict[int, PlexStamps]:
-    _ensure_table(index)
     return {int(sid): PlexStamps(int(added), int(updated)) for sid, added, updated in
             index.conn.execute("SELECT section_id, added, updated FROM path_index_stamps").fetchall()}
 
 
 def record_stamps(conn: "sqlite3.Connection", section_id: int, stamps: PlexStamps) -> None:
     """Statement-level: joins the caller's transaction (a section build swaps its rows and stamps at once)."""
-    conn.execute(_SCHEMA[1])
     if stamps.known():
         conn.execute("INSERT OR REPLACE INTO path_index_stamps (section_id, added, updated) VALUES (?, ?, ?)",
                      (int(section_id), stamps.added, stamps.updated))
@@ -84,7 +76,6 @@ def record_stamps(conn: "sqlite3.Connection", section_id: int, stamps: PlexStamp
 
 def last_looks(index: "PathIndex") -> dict[int, float]:
     """Per section: the later of its last full build and its last filtered look."""
-    _ensure_table(index)
     looks = dict(index.built_at())
     for sid, at in index.conn.execute("SELECT section_id, looked_at FROM path_index_looks").fetchall():
         if int(sid) in looks:
