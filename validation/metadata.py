@@ -295,3 +295,10 @@ def scene_state_hash(scene: Mapping[str, Any], fields: PlexFields, poster_hash: 
     urls = [u for u in _list(scene.get("urls")) if isinstance(u, str)]
     payload = json.dumps([content_hash(fields), poster_hash, sorted(map(str, files)), sorted(urls)])
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def unchanged_since_sync(scene: Mapping[str, Any], fields: PlexFields, record: Any, settings: Any) -> bool:
+    """The scene's state equals the one `record` (its sync state) was written from, the cover taken as
+    last synced: Sync all, the worker's read-ahead and the coverage page judge without fetching covers."""
+    synced_images = settings.sync_cover or settings.sync_background_art
+    return scene_state_hash(scene, fields, record.poster_hash if synced_images else None) == record.content_hash

@@ -24,7 +24,7 @@ from stash import log
 from stash.graphql import PLUGIN_ID, StashClient
 from stash.protocol import Invocation
 from validation.config import Settings
-from validation.metadata import desired_plex_fields, primary_file_title, scene_state_hash
+from validation.metadata import desired_plex_fields, primary_file_title, unchanged_since_sync
 from worker.coverage_page import ASSET_URL_PATH, write_page
 from worker.jobs import queued_scene_rows
 from worker.reconcile import iter_scene_pages
@@ -120,8 +120,7 @@ def classify(scene: dict[str, Any], settings: Settings, view: QueueView,
         row.state = "pending"
     elif record is not None and record.rating_key:
         wanted = scene_view.desired(scene) if scene_view is not None else desired_plex_fields(scene, settings)
-        poster = record.poster_hash if settings.sync_cover or settings.sync_background_art else None
-        if scene_state_hash(scene, wanted, poster) == record.content_hash:
+        if unchanged_since_sync(scene, wanted, record, settings):
             row.state, desired = "synced", wanted
         else:
             row.state = "changed"

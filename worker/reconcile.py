@@ -290,7 +290,7 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
     else:
         # Imported here: the fragment and hashes are the worker's own, so "unchanged" means exactly what
         # the worker would decide (these pull in stashapi/plexapi, which a task may load).
-        from validation.metadata import scene_state_hash  # noqa: PLC0415
+        from validation.metadata import unchanged_since_sync  # noqa: PLC0415
         from worker.scene_view import SceneView  # noqa: PLC0415
         from worker.stash_reader import scene_fragment  # noqa: PLC0415
         view = SceneView(settings, client.execute, client.url)
@@ -304,8 +304,7 @@ def _sync_every_scene(runtime: Any, settings: Settings, client: StashClient, for
                 return True  # nothing to send: the worker would skip it (its Plex item is left as it is)
             if newer_than_sync(updated, record, False):
                 return False
-            poster = record.poster_hash if settings.sync_cover or settings.sync_background_art else None
-            return scene_state_hash(scene, view.desired(scene), poster) == record.content_hash
+            return unchanged_since_sync(scene, view.desired(scene), record, settings)
 
         def flush() -> None:
             sort_page(conn, page, queued_now, tally, unchanged)

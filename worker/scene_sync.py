@@ -21,7 +21,7 @@ from queue.database import transaction
 from queue.operations import get_record, save_sync_timestamp
 from stash import log
 from validation.config import Settings
-from validation.metadata import scene_state_hash
+from validation.metadata import scene_state_hash, unchanged_since_sync
 from worker import late_arrivals, stash_link
 from worker.collections import CollectionSync
 from worker.failure_policy import FailurePolicy
@@ -89,9 +89,7 @@ class SceneSync:
                     desired = view.desired(scene)
                 except Exception:  # noqa: BLE001 - Stash could not say (tag parents): the job reads it again
                     continue
-                poster = record.poster_hash if self.settings.sync_cover or self.settings.sync_background_art \
-                    else None  # as _sync_scene hashes it
-                if scene_state_hash(scene, desired, poster) == record.content_hash:
+                if unchanged_since_sync(scene, desired, record, self.settings):
                     continue
             changed.append((job.scene_id, scene, record.rating_key if record else None))
         return changed
