@@ -94,11 +94,6 @@ class InFlight:
         finally:
             self.release(batch.jobs)
 
-    def run_batch(self, jobs: list[Any], run_one: Callable[[Any], None], give_back: Callable[[Any], None],
-                  should_stop: Callable[[], bool]) -> None:
-        """Run the claimed batch to its end."""
-        self.finish(self.start(jobs, run_one, give_back, should_stop))
-
     @classmethod
     def _run_lanes(cls, lanes: list[list[Any]], run_one: Callable[[Any], None], give_back: Callable[[Any], None],
                    should_stop: Callable[[], bool]) -> None:

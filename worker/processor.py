@@ -92,12 +92,8 @@ class SyncWorker(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
 
-    @property
-    def _conn(self) -> Any:
-        """This thread's connection to the queue database (SQLite transactions cannot share one)."""
-        return self._thread_conn()
-
     def _thread_conn(self) -> Any:
+        """This thread's connection to the queue database (SQLite transactions cannot share one)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.data_dir)
@@ -282,7 +278,7 @@ class SyncWorker(threading.Thread):
     # ----- idle spells -----
     def _flush_collections(self) -> None:
         """Once per idle spell: bring touched collections' text, poster, order and emptiness in line."""
-        if self._flushed_while_idle or self._conn is None:
+        if self._flushed_while_idle:
             return
         self._flushed_while_idle = True
         sync = self._plex.collection_sync()

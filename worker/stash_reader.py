@@ -109,7 +109,7 @@ class StashReadError(RuntimeError):
     """Stash answered the scene query with an error: retried, never mistaken for a deleted scene."""
 
 
-SCENE_QUERY = "query PlexSyncScene($id: ID!) { findScene(id: $id) { %s } }" % " ".join(SCENE_FRAGMENT.split())
+SCENE_QUERY = "query PlexSyncScene($id: ID!) { findScene(id: $id) { %s } }"
 
 
 def read_scene(stash: StashInterface, scene_id: int, fragment: str | None = None) -> dict[str, Any] | None:
@@ -119,7 +119,7 @@ def read_scene(stash: StashInterface, scene_id: int, fragment: str | None = None
     call_GQL returns `data` even when `errors` came with it, and a resolver error nulls findScene, which
     would look exactly like a deleted scene.
     """
-    query = SCENE_QUERY if fragment is None else "query PlexSyncScene($id: ID!) { findScene(id: $id) { %s } }" % fragment
+    query = SCENE_QUERY % (fragment or " ".join(SCENE_FRAGMENT.split()))
     response = stash.s.post(stash.url, json={"query": query, "variables": {"id": str(scene_id)}})
     if response.status_code != 200:
         raise StashReadError(f"HTTP {response.status_code} reading scene {scene_id}")
