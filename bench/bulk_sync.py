@@ -85,21 +85,8 @@ def _phase(sb: Any) -> Phase:
 
 
 def measure(runs: int = 3, scenes: int = 2000, plex_items: int = 20000,
-            latency_ms: float = 2.0, plugin_src: str | None = None, label: str = "") -> list[tuple[Phase, Phase]]:
-    from sandbox import REPO_ROOT, Sandbox
-
-    results = []
-    for i in range(runs):
-        with tempfile.TemporaryDirectory(prefix="plexsync-bulk-") as root:
-            with Sandbox(root, scenes=scenes, plex_items=plex_items, latency_ms=latency_ms, seed=1 + i,
-                         plugin_src=plugin_src or REPO_ROOT) as sb:
-                first = _phase(sb)
-                second = _phase(sb)
-        print(f"[bulk_sync]{label} run {i + 1}/{runs}: first {first.wall:.1f} s, {first.plex_requests} Plex requests, "
-              f"{first.synced} synced in {first.drains} drain run(s); unchanged {second.wall:.1f} s, "
-              f"{second.plex_requests} Plex requests, {second.queued} queued", flush=True)
-        results.append((first, second))
-    return results
+            latency_ms: float = 2.0, plugin_src: str | None = None) -> list[tuple[Phase, Phase]]:
+    return [_measure_seed(i, scenes, plex_items, latency_ms, plugin_src, "this code") for i in range(runs)]
 
 
 def _s(values: list[float], fmt: str = "{:.2f}") -> str:
@@ -161,12 +148,13 @@ def compare(runs: int, scenes: int, plex_items: int, latency_ms: float,
     results: dict[str, list[tuple[Phase, Phase]]] = {"before": [], "after": []}
     for i in range(runs):
         for name, src in (("before", before), ("after", None)):
-            results[name] += _measure_seed(i, scenes, plex_items, latency_ms, src, name)
+            results[name].append(_measure_seed(i, scenes, plex_items, latency_ms, src, name))
     return results
 
 
 def _measure_seed(i: int, scenes: int, plex_items: int, latency_ms: float, src: str | None,
-                  name: str) -> list[tuple[Phase, Phase]]:
+                  name: str) -> tuple[Phase, Phase]:
+    """Sync all + drain, then Sync all unchanged, on a fresh sandbox seeded with 1 + i."""
     from sandbox import REPO_ROOT, Sandbox
     with tempfile.TemporaryDirectory(prefix="plexsync-bulk-") as root:
         with Sandbox(root, scenes=scenes, plex_items=plex_items, latency_ms=latency_ms, seed=1 + i,
@@ -174,8 +162,9 @@ def _measure_seed(i: int, scenes: int, plex_items: int, latency_ms: float, src: 
             first = _phase(sb)
             second = _phase(sb)
     print(f"[bulk_sync] {name} {latency_ms:g} ms run {i + 1}: first {first.wall:.1f} s, {first.plex_requests} "
-          f"Plex requests, {first.synced} synced; unchanged {second.wall:.1f} s", flush=True)
-    return [(first, second)]
+          f"Plex requests, {first.synced} synced in {first.drains} drain run(s); unchanged {second.wall:.1f} s, "
+          f"{second.plex_requests} Plex requests, {second.queued} queued", flush=True)
+    return first, second
 
 
 def comparison_section(by_latency: dict[float, tuple[dict[str, list[tuple[Phase, Phase]]], int, int]]) -> str:
